@@ -1,0 +1,282 @@
+// The one storage contract every back end (memory, sqlite, kubernetes) implements and the conformance
+// suite in test/storage checks. It knows nothing about OAuth: callers hand it finished entities.
+//
+// Conventions every back end honours:
+// - Dates are absolute instants (JS Date); back ends keep millisecond precision, whatever zone they were
+//   created in.
+// - get* on a missing entity throws NotFoundError; create* of an existing ID throws AlreadyExistsError.
+// - update*(id, updater) is optimistic: the back end reads the entity, calls the *synchronous, pure* updater,
+//   and writes only if nobody changed the entity meanwhile. When somebody did, it re-reads and re-applies the
+//   updater, a bounded number of times, then throws ConflictError. So the updater may run more than once and
+//   must not have side effects; a concurrent update is never lost. An updater that returns its argument
+//   itself (the same object) means "nothing to change": no write happens and the entity is returned as read.
+// - consume*(id) removes a one-time entity and returns it; of several concurrent consumers exactly one gets
+//   the entity, the others get NotFoundError (or ConflictError).
+// - list* are paged: pass the previous page's `continue` to get the next page; no `continue` = last page.
+// - Secrets are stored as the caller hands them: the OAuth layer stores codes and refresh secrets as SHA-256
+//   digests (see oauth/digest.ts), never in clear.
+
+/** The user identity a connector vouches for, as carried in tokens. */
+export interface Claims {
+  userID: string;
+  username: string;
+  preferredUsername: string;
+  email: string;
+  emailVerified: boolean;
+  groups: string[];
+}
+
+export interface PKCE {
+  codeChallenge: string;
+  /** "S256" or "plain"; empty when no challenge was sent. */
+  codeChallengeMethod: string;
+}
+
+export interface Client {
+  id: string;
+  /** Plain secret or, for clients managed as resources, a SHA-256 digest (`sha256:<base64url>`). Empty for public clients. */
+  secret: string;
+  redirectURIs: string[];
+  trustedPeers: string[];
+  public: boolean;
+  name: string;
+  logoURL: string;
+}
+
+/** A login that a connector has authenticated and that waits for approval (never written before that). */
+export interface AuthRequest {
+  id: string;
+  clientID: string;
+  responseTypes: string[];
+  scopes: string[];
+  redirectURI: string;
+  nonce: string;
+  state: string;
+  forceApprovalPrompt: boolean;
+  loggedIn: boolean;
+  claims: Claims;
+  connectorID: string;
+  /** Opaque connector state (e.g. an upstream refresh token), base64 when persisted. */
+  connectorData?: Uint8Array;
+  expiry: Date;
+  pkce: PKCE;
+  /** Key binding the approval form to the browser that started the flow. */
+  hmacKey: string;
+  authTime?: Date;
+}
+
+/** `id` is the SHA-256 digest of the code handed to the client. */
+export interface AuthCode {
+  id: string;
+  clientID: string;
+  scopes: string[];
+  redirectURI: string;
+  nonce: string;
+  claims: Claims;
+  connectorID: string;
+  connectorData?: Uint8Array;
+  expiry: Date;
+  pkce: PKCE;
+  authTime?: Date;
+}
+
+export interface RefreshToken {
+  id: string;
+  /** Digest of the current secret. */
+  token: string;
+  /** Digest of the previous secret, honoured within the reuse window. */
+  obsoleteToken: string;
+  createdAt: Date;
+  lastUsed: Date;
+  clientID: string;
+  scopes: string[];
+  nonce: string;
+  claims: Claims;
+  connectorID: string;
+  connectorData?: Uint8Array;
+  /** When garbage collection may remove it (min of absolute and idle lifetime); absent = never. */
+  expiry?: Date;
+  /** All tokens rotated from one login share it, so a replay can revoke them together. */
+  familyID?: string;
+  authTime?: Date;
+}
+
+export interface RefreshTokenRef {
+  id: string;
+  clientID: string;
+  createdAt: Date;
+  lastUsed: Date;
+}
+
+/** Per user and connector: the refresh tokens issued to them, and the connector's latest data. */
+export interface OfflineSessions {
+  userID: string;
+  connectorID: string;
+  refresh: Record<string, RefreshTokenRef>;
+  connectorData?: Uint8Array;
+}
+
+export interface Password {
+  /** Lower-cased by the back end; lookups are case-insensitive. */
+  email: string;
+  /** A bcrypt hash. */
+  hash: string;
+  username: string;
+  name?: string;
+  preferredUsername?: string;
+  emailVerified?: boolean;
+  userID: string;
+  groups: string[];
+}
+
+export interface Connector {
+  id: string;
+  type: string;
+  name: string;
+  /** The connector's own configuration, as parsed JSON. */
+  config: Record<string, unknown>;
+  /** Changes whenever the stored connector changes, so replicas can reopen it. */
+  resourceVersion?: string;
+}
+
+export interface DeviceRequest {
+  /** Upper-case, canonical form (`XXXX-XXXX`). */
+  userCode: string;
+  deviceCode: string;
+  clientID: string;
+  scopes: string[];
+  expiry: Date;
+  pkce: PKCE;
+}
+
+export interface DeviceToken {
+  deviceCode: string;
+  status: 'pending' | 'complete' | 'denied';
+  /** The token response, serialised, once complete. */
+  token: string;
+  expiry: Date;
+  lastRequest: Date;
+  pollInterval: number;
+  pkce: PKCE;
+}
+
+/** A named set of keys that rotate together: the JWS signing keys, or the keys sealing pending requests. */
+export type KeySetName = 'signing' | 'sealing';
+
+export interface StoredKey {
+  /** Key ID; for signing keys the RFC 7638 thumbprint of the public JWK. */
+  kid: string;
+  alg: string;
+  /** Private (or symmetric) key material as a JWK. */
+  privateJwk: Record<string, unknown>;
+  /** Public JWK (absent for symmetric keys). */
+  publicJwk?: Record<string, unknown>;
+  createdAt: Date;
+  /** The instant the key starts signing/sealing. Before it, it is only published. */
+  activeFrom: Date;
+  /** The instant it stops signing/sealing (set when its successor becomes active). */
+  retiredAt?: Date;
+  /** Until when it must stay published for verification; after it, it is dropped. */
+  publishUntil?: Date;
+}
+
+export interface KeySet {
+  name: KeySetName;
+  keys: StoredKey[];
+  /** When the next rotation step is due. */
+  nextRotation: Date;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque token for the next page; absent on the last page. */
+  continue?: string;
+}
+
+export interface ListOptions {
+  /** Page size; back ends cap it (default 500). */
+  limit?: number;
+  continue?: string;
+}
+
+export interface GarbageCollectionResult {
+  authRequests: number;
+  authCodes: number;
+  deviceRequests: number;
+  deviceTokens: number;
+  refreshTokens: number;
+}
+
+export type Updater<T> = (old: T) => T;
+
+export interface Storage {
+  /** A short name for logs and metrics: "memory", "sqlite3", "kubernetes". */
+  readonly kind: string;
+
+  createClient(c: Client): Promise<void>;
+  getClient(id: string): Promise<Client>;
+  listClients(opts?: ListOptions): Promise<Page<Client>>;
+  updateClient(id: string, updater: Updater<Client>): Promise<Client>;
+  deleteClient(id: string): Promise<void>;
+
+  createAuthRequest(a: AuthRequest): Promise<void>;
+  getAuthRequest(id: string): Promise<AuthRequest>;
+  updateAuthRequest(id: string, updater: Updater<AuthRequest>): Promise<AuthRequest>;
+  deleteAuthRequest(id: string): Promise<void>;
+  /** Counted for tests and budgets; never used on a request path. */
+  listAuthRequests(opts?: ListOptions): Promise<Page<AuthRequest>>;
+
+  createAuthCode(c: AuthCode): Promise<void>;
+  getAuthCode(id: string): Promise<AuthCode>;
+  /** Single-use gate: returns the code and deletes it; exactly one concurrent caller wins. */
+  consumeAuthCode(id: string): Promise<AuthCode>;
+  deleteAuthCode(id: string): Promise<void>;
+
+  createRefreshToken(r: RefreshToken): Promise<void>;
+  getRefreshToken(id: string): Promise<RefreshToken>;
+  listRefreshTokens(opts?: ListOptions): Promise<Page<RefreshToken>>;
+  updateRefreshToken(id: string, updater: Updater<RefreshToken>): Promise<RefreshToken>;
+  deleteRefreshToken(id: string): Promise<void>;
+
+  createOfflineSessions(o: OfflineSessions): Promise<void>;
+  getOfflineSessions(userID: string, connectorID: string): Promise<OfflineSessions>;
+  updateOfflineSessions(
+    userID: string,
+    connectorID: string,
+    updater: Updater<OfflineSessions>,
+  ): Promise<OfflineSessions>;
+  deleteOfflineSessions(userID: string, connectorID: string): Promise<void>;
+
+  createPassword(p: Password): Promise<void>;
+  getPassword(email: string): Promise<Password>;
+  listPasswords(opts?: ListOptions): Promise<Page<Password>>;
+  updatePassword(email: string, updater: Updater<Password>): Promise<Password>;
+  deletePassword(email: string): Promise<void>;
+
+  createConnector(c: Connector): Promise<void>;
+  getConnector(id: string): Promise<Connector>;
+  listConnectors(opts?: ListOptions): Promise<Page<Connector>>;
+  updateConnector(id: string, updater: Updater<Connector>): Promise<Connector>;
+  deleteConnector(id: string): Promise<void>;
+
+  createDeviceRequest(d: DeviceRequest): Promise<void>;
+  getDeviceRequest(userCode: string): Promise<DeviceRequest>;
+
+  createDeviceToken(t: DeviceToken): Promise<void>;
+  getDeviceToken(deviceCode: string): Promise<DeviceToken>;
+  updateDeviceToken(deviceCode: string, updater: Updater<DeviceToken>): Promise<DeviceToken>;
+  /** Single-use gate for a completed device token. */
+  consumeDeviceToken(deviceCode: string): Promise<DeviceToken>;
+
+  createKeySet(k: KeySet): Promise<void>;
+  getKeySet(name: KeySetName): Promise<KeySet>;
+  updateKeySet(name: KeySetName, updater: Updater<KeySet>): Promise<KeySet>;
+
+  /** Deletes, in pages, every auth request, code, device request/token and refresh token expired at `now`. */
+  garbageCollect(now: Date): Promise<GarbageCollectionResult>;
+
+  /** A read-only liveness check of the back end (never writes). */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
