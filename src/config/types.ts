@@ -1,0 +1,153 @@
+// The validated, typed configuration the rest of Latchkey consumes. The loader (config/load.ts) turns a Dex
+// style YAML file into this shape: defaults applied, durations in milliseconds, environment references
+// resolved. Nothing outside src/config reads YAML.
+
+export type DurationMs = number;
+
+export interface MemoryStorageConfig {
+  type: 'memory';
+}
+export interface SqliteStorageConfig {
+  type: 'sqlite3';
+  /** Path of the database file (relative paths resolve against the working directory); ":memory:" allowed. */
+  file: string;
+}
+export interface KubernetesStorageConfig {
+  type: 'kubernetes';
+  inCluster: boolean;
+  kubeConfigFile?: string;
+  /** Empty = the pod's namespace, else the kubeconfig context's, else "default" (resolved at open). */
+  namespace?: string;
+  crdHandling: 'ensure' | 'check';
+}
+export type StorageConfig = MemoryStorageConfig | SqliteStorageConfig | KubernetesStorageConfig;
+
+export interface WebConfig {
+  /** The file may set neither listener (CLI flags can): the CLI calls requireListener() after its flags. */
+  http?: string;
+  https?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+  tlsMaxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Extra static response headers, sent as given. */
+  headers: Record<string, string>;
+  allowedOrigins: string[];
+  allowedHeaders: string[];
+  /** trustedProxies are CIDRs; a bare address in the file becomes its /32 or /128. */
+  clientRemoteIP: { header?: string; trustedProxies: string[] };
+}
+
+export interface TelemetryConfig {
+  http?: string;
+  enableProfiling: boolean;
+}
+
+export interface RefreshTokenPolicyConfig {
+  disableRotation: boolean;
+  reuseInterval: DurationMs;
+  /** Undefined = never expires for idleness. */
+  validIfNotUsedFor?: DurationMs;
+  /** Undefined = no absolute limit. */
+  absoluteLifetime?: DurationMs;
+}
+
+export interface ExpiryConfig {
+  /** The effective key rotation period: always equal to signer.keysRotationPeriod. */
+  signingKeys: DurationMs;
+  idTokens: DurationMs;
+  authRequests: DurationMs;
+  authCodes: DurationMs;
+  deviceRequests: DurationMs;
+  refreshTokens: RefreshTokenPolicyConfig;
+}
+
+export interface LoggerConfig {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  format: 'text' | 'json';
+  excludeFields: string[];
+}
+
+export type GrantType =
+  | 'authorization_code'
+  | 'refresh_token'
+  | 'password'
+  | 'urn:ietf:params:oauth:grant-type:device_code'
+  | 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+export interface OAuth2Config {
+  /** The effective, sorted set: what was configured (or Dex's default) intersected with what is possible. */
+  grantTypes: GrantType[];
+  responseTypes: 'code'[];
+  skipApprovalScreen: boolean;
+  alwaysShowLoginScreen: boolean;
+  passwordConnector?: string;
+  pkce: { enforce: boolean; codeChallengeMethodsSupported: ('S256' | 'plain')[] };
+}
+
+export interface SignerConfig {
+  type: 'local';
+  keysRotationPeriod: DurationMs;
+  algorithm: 'RS256' | 'ES256';
+}
+
+export interface StaticClientConfig {
+  id: string;
+  /** "" for a public client configured without a secret. */
+  secret: string;
+  name: string;
+  redirectURIs: string[];
+  trustedPeers: string[];
+  public: boolean;
+  logoURL: string;
+}
+
+export interface ConnectorConfig {
+  type: string;
+  id: string;
+  name: string;
+  config: Record<string, unknown>;
+}
+
+export interface StaticPasswordConfig {
+  /** Lower-cased. */
+  email: string;
+  /** A bcrypt hash (base64-wrapped hashes are decoded by the loader). */
+  hash: string;
+  username: string;
+  name?: string;
+  preferredUsername?: string;
+  emailVerified: boolean;
+  userID: string;
+  groups: string[];
+}
+
+export interface FrontendConfig {
+  dir?: string;
+  theme: string;
+  issuer: string;
+  logoURL: string;
+  extra: Record<string, string>;
+}
+
+export interface Config {
+  issuer: string;
+  /** The issuer URL's path without a trailing slash ("" for a root issuer): every route is mounted under it. */
+  issuerPath: string;
+  storage: StorageConfig;
+  web: WebConfig;
+  telemetry: TelemetryConfig;
+  expiry: ExpiryConfig;
+  logger: LoggerConfig;
+  oauth2: OAuth2Config;
+  signer: SignerConfig;
+  staticClients: StaticClientConfig[];
+  /**
+   * The file's connectors only. With enablePasswordDB the password database is one more connector,
+   * {id: "local", type: "local", name: "Email"}: effectiveConnectors(config) in load.ts lists both.
+   */
+  connectors: ConnectorConfig[];
+  enablePasswordDB: boolean;
+  staticPasswords: StaticPasswordConfig[];
+  frontend: FrontendConfig;
+}
