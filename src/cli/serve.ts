@@ -1,0 +1,121 @@
+import { loadConfigFile, ConfigError } from '../config/load.js';
+import { createLogger } from '../observability/logger.js';
+import { startLatchkey } from '../server/server.js';
+import { USAGE, parseFlags } from './args.js';
+
+const SHUTDOWN_GRACE_MS = 60_000;
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const flags = parseFlags({
+    args,
+    allowPositionals: true,
+    options: {
+      'web-http-addr': { type: 'string' },
+      'web-https-addr': { type: 'string' },
+      'telemetry-addr': { type: 'string' },
+      check: { type: 'boolean' },
+    },
+  });
+  if (!flags.ok || flags.parsed.positionals.length !== 1) {
+    process.stderr.write(
+      `latchkey serve: ${flags.ok ? 'expected exactly one config file' : flags.message}\n\n${USAGE}`,
+    );
+    return 2;
+  }
+  const { values, positionals } = flags.parsed;
+  const file = positionals[0]!;
+
+  let loaded;
+  try {
+    loaded = await loadConfigFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(
+        `latchkey: invalid config ${file}:\n${e.problems.map((p) => `  ${p}`).join('\n')}\n`,
+      );
+      return 2;
+    }
+    process.stderr.write(`latchkey: cannot read config ${file}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const { config, warnings } = loaded;
+  const webHttp = (values['web-http-addr'] as string | undefined) ?? config.web.http;
+  const webHttps = (values['web-https-addr'] as string | undefined) ?? config.web.https;
+  if (!webHttp && !webHttps) {
+    process.stderr.write(
+      `latchkey: invalid config ${file}:\n  web: set web.http or web.https (or pass --web-http-addr)\n`,
+    );
+    return 2;
+  }
+  if (values.check) {
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(`${file}: configuration is valid\n`);
+    return 0;
+  }
+
+  const logger = createLogger(config.logger);
+  for (const w of warnings) logger.warn({ config: file }, w);
+
+  let running;
+  try {
+    running = await startLatchkey(config, {
+      logger,
+      overrides: {
+        ...(values['web-http-addr'] ? { webHttp: values['web-http-addr'] as string } : {}),
+        ...(values['web-https-addr'] ? { webHttps: values['web-https-addr'] as string } : {}),
+        ...(values['telemetry-addr'] ? { telemetry: values['telemetry-addr'] as string } : {}),
+      },
+    });
+  } catch (e) {
+    logger.error({ err: e }, 'failed to start');
+    return 1;
+  }
+
+  const discovery = `${config.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  logger.info(
+    {
+      issuer: config.issuer,
+      web: running.webUrls,
+      telemetry: running.telemetryUrl,
+      storage: config.storage.type,
+    },
+    'latchkey is serving',
+  );
+  process.stdout.write(
+    [
+      `Latchkey is serving issuer ${config.issuer}`,
+      `  discovery: ${discovery}`,
+      `  listening: ${running.webUrls.join(', ')}${running.telemetryUrl ? ` (telemetry ${running.telemetryUrl})` : ''}`,
+      ...loginHints(
+        config.staticPasswords.map((p) => p.email),
+        config.staticClients.map((c) => c.id),
+      ),
+      '',
+    ].join('\n'),
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      running
+        .close(SHUTDOWN_GRACE_MS)
+        .then(() => resolve(0))
+        .catch((err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+function loginHints(emails: string[], clients: string[]): string[] {
+  const lines: string[] = [];
+  if (emails.length > 0) lines.push(`  users: ${emails.join(', ')} (static passwords)`);
+  if (clients.length > 0) lines.push(`  clients: ${clients.join(', ')}`);
+  return lines;
+}

@@ -1,0 +1,58 @@
+import { Counter, Histogram, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from '../version.js';
+
+// One registry per server instance (not prom-client's global one), so tests can run several servers in one
+// process. Names follow Dex where Dex has them (http_requests_total, request_duration_seconds,
+// response_size_bytes), so existing dashboards keep working.
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by status code, method and route pattern.',
+    labelNames: ['code', 'method', 'handler'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: 'request_duration_seconds',
+    help: 'HTTP request latency by status code, method and route pattern.',
+    labelNames: ['code', 'method', 'handler'] as const,
+    buckets: [0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly responseSize = new Histogram({
+    name: 'response_size_bytes',
+    help: 'HTTP response size by status code, method and route pattern.',
+    labelNames: ['code', 'method', 'handler'] as const,
+    buckets: [200, 500, 900, 1500],
+    registers: [this.registry],
+  });
+
+  readonly keyRotations = new Counter({
+    name: 'latchkey_key_rotations_total',
+    help: 'Key rotations this replica performed, by key set.',
+    labelNames: ['keyset'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storageReady = new Gauge({
+    name: 'latchkey_storage_ready',
+    help: '1 when the last read-only storage check succeeded.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    new Gauge({
+      name: 'latchkey_build_info',
+      help: 'Build information; always 1.',
+      labelNames: ['version', 'node_version', 'platform'] as const,
+      registers: [this.registry],
+    }).set(
+      { version: VERSION, node_version: process.version, platform: `${process.platform}/${process.arch}` },
+      1,
+    );
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,169 @@
+import type { Config } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Storage, Client, Password, Connector } from '../storage/storage.js';
+import { openStorage } from '../storage/open.js';
+import { effectiveConnectors } from '../config/load.js';
+import { withStaticOverlay } from '../storage/static.js';
+import { KeyManager } from '../keys/manager.js';
+import { JwtSigner } from '../keys/signer.js';
+import { Metrics } from '../observability/metrics.js';
+import { HealthChecker } from '../observability/health.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { createWebApp } from './app.js';
+import { telemetryApp } from './telemetry.js';
+import { listen, type RunningListener } from './listen.js';
+
+export interface ListenOverrides {
+  webHttp?: string;
+  webHttps?: string;
+  telemetry?: string;
+}
+
+export interface RunningLatchkey {
+  /** Bound URLs of the web listeners (real ports when 0 was asked for). */
+  webUrls: string[];
+  telemetryUrl?: string;
+  storage: Storage;
+  metrics: Metrics;
+  /** Stops listening (in-flight requests get `graceMs`), stops timers, closes storage. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const GC_INTERVAL_MS = 5 * 60_000;
+
+/** Everything `latchkey serve` runs, wired explicitly: storage, keys, the web and telemetry listeners. */
+export async function startLatchkey(
+  config: Config,
+  opts: { logger: Logger; overrides?: ListenOverrides; clock?: Clock },
+): Promise<RunningLatchkey> {
+  const { logger } = opts;
+  const clock = opts.clock ?? systemClock;
+  const webHttp = opts.overrides?.webHttp ?? config.web.http;
+  const webHttps = opts.overrides?.webHttps ?? config.web.https;
+  const telemetryAddr = opts.overrides?.telemetry ?? config.telemetry.http;
+  if (!webHttp && !webHttps)
+    throw new Error('no web listener: set web.http or web.https (or --web-http-addr)');
+  if (webHttps && (!config.web.tlsCert || !config.web.tlsKey)) {
+    throw new Error('web.tlsCert and web.tlsKey are required to serve HTTPS');
+  }
+
+  const metrics = new Metrics();
+  const storage = withStaticOverlay(await openStorage(config.storage), staticEntities(config));
+  const timers: NodeJS.Timeout[] = [];
+  const listeners: RunningListener[] = [];
+  const keyManagers: KeyManager[] = [];
+  try {
+    const signingKeys = new KeyManager(storage, {
+      name: 'signing',
+      kind: 'signing',
+      algorithm: config.signer.algorithm,
+      rotationPeriodMs: config.signer.keysRotationPeriod,
+      retentionMs: config.expiry.idTokens,
+      clock,
+      logger: logger.child({ component: 'keys', keyset: 'signing' }),
+      onRotate: () => metrics.keyRotations.inc({ keyset: 'signing' }),
+    });
+    const sealingKeys = new KeyManager(storage, {
+      name: 'sealing',
+      kind: 'sealing',
+      rotationPeriodMs: config.signer.keysRotationPeriod,
+      retentionMs: config.expiry.authRequests,
+      clock,
+      logger: logger.child({ component: 'keys', keyset: 'sealing' }),
+      onRotate: () => metrics.keyRotations.inc({ keyset: 'sealing' }),
+    });
+    keyManagers.push(signingKeys, sealingKeys);
+    await signingKeys.start();
+    await sealingKeys.start();
+    const signer = new JwtSigner(signingKeys, clock);
+
+    const health = new HealthChecker(storage, 5_000, clock, (ready) =>
+      metrics.storageReady.set(ready ? 1 : 0),
+    );
+    const app = createWebApp({ config, storage, signer, logger, metrics, health, clock });
+    if (webHttp) listeners.push(await listen(webHttp, app));
+    if (webHttps) {
+      listeners.push(
+        await listen(webHttps, app, {
+          certFile: config.web.tlsCert!,
+          keyFile: config.web.tlsKey!,
+          minVersion: config.web.tlsMinVersion,
+          ...(config.web.tlsMaxVersion ? { maxVersion: config.web.tlsMaxVersion } : {}),
+        }),
+      );
+    }
+    const webUrls = listeners.map((l) => l.url);
+    let telemetryUrl: string | undefined;
+    if (telemetryAddr) {
+      const t = await listen(telemetryAddr, telemetryApp(metrics, health));
+      listeners.push(t);
+      telemetryUrl = t.url;
+    }
+
+    const gc = setInterval(() => {
+      storage
+        .garbageCollect(clock.now())
+        .then((r) => {
+          const total = Object.values(r).reduce((a, b) => a + b, 0);
+          if (total > 0) logger.info({ component: 'gc', ...r }, 'garbage collection removed expired objects');
+        })
+        .catch((err: unknown) => logger.error({ component: 'gc', err }, 'garbage collection failed'));
+    }, GC_INTERVAL_MS);
+    gc.unref();
+    timers.push(gc);
+
+    return {
+      webUrls,
+      ...(telemetryUrl ? { telemetryUrl } : {}),
+      storage,
+      metrics,
+      close: async (graceMs = 60_000) => {
+        await shutdown(listeners, keyManagers, timers, storage, graceMs);
+      },
+    };
+  } catch (err) {
+    await shutdown(listeners, keyManagers, timers, storage, 0);
+    throw err;
+  }
+}
+
+async function shutdown(
+  listeners: RunningListener[],
+  keyManagers: KeyManager[],
+  timers: NodeJS.Timeout[],
+  storage: Storage,
+  graceMs: number,
+): Promise<void> {
+  for (const t of timers) clearInterval(t);
+  for (const k of keyManagers) k.stop();
+  await Promise.all(listeners.map((l) => l.close(graceMs)));
+  await storage.close();
+}
+
+/** The config's static clients, passwords and connectors, as the read-only storage overlay holds them. */
+export function staticEntities(config: Config): {
+  clients: Client[];
+  passwords: Password[];
+  connectors: Connector[];
+} {
+  const connectors: Connector[] = effectiveConnectors(config).map((c) => ({
+    id: c.id,
+    type: c.type,
+    name: c.name,
+    config: c.config,
+  }));
+  return {
+    clients: config.staticClients.map((c) => ({ ...c })),
+    passwords: config.staticPasswords.map((p) => ({
+      email: p.email.toLowerCase(),
+      hash: p.hash,
+      username: p.username,
+      ...(p.name !== undefined ? { name: p.name } : {}),
+      ...(p.preferredUsername !== undefined ? { preferredUsername: p.preferredUsername } : {}),
+      emailVerified: p.emailVerified,
+      userID: p.userID,
+      groups: [...p.groups],
+    })),
+    connectors,
+  };
+}

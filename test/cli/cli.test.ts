@@ -1,0 +1,75 @@
+import bcrypt from 'bcrypt';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+
+describe('latchkey CLI', () => {
+  it('prints usage and exits 2 without a command', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Usage: latchkey <command>');
+    expect(r.stdout).toBe('');
+  });
+
+  it('rejects an unknown command with exit 2', async () => {
+    const r = await runCli(['serv']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "serv"');
+  });
+
+  it('prints its version', async () => {
+    const r = await runCli(['version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Latchkey Version: \d+\.\d+\.\d+\nNode Version: v24\./);
+  });
+
+  it('hash-password prints a bcrypt hash of stdin that verifies', async () => {
+    const r = await runCli(['hash-password'], { input: 'correct horse\n' });
+    expect(r.code).toBe(0);
+    const hash = r.stdout.trim();
+    expect(hash).toMatch(/^\$2b\$10\$/);
+    expect(await bcrypt.compare('correct horse', hash)).toBe(true);
+    expect(await bcrypt.compare('correct horse\n', hash)).toBe(false);
+  });
+
+  it('hash-password refuses an empty password and a bad cost', async () => {
+    expect((await runCli(['hash-password'], { input: '' })).code).toBe(1);
+    const bad = await runCli(['hash-password', '--cost', '4'], { input: 'x' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--cost must be an integer from 10 to 16');
+  });
+
+  it('serve needs exactly one config file', async () => {
+    const r = await runCli(['serve']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('expected exactly one config file');
+  });
+
+  it('serve --check reports config problems by path with exit 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(
+      file,
+      'issuer: http://127.0.0.1:5556/dex\nstorage:\n  type: postgres\nweb:\n  http: 127.0.0.1:5556\n',
+    );
+    const r = await runCli(['serve', '--check', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/storage\.type: .*not supported by Latchkey/);
+  });
+
+  it('serve --check fails on a missing file with exit 2', async () => {
+    const r = await runCli(['serve', '--check', '/nonexistent/latchkey.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('/nonexistent/latchkey.yaml');
+  });
+
+  it('config-schema prints a JSON Schema', async () => {
+    const r = await runCli(['config-schema']);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout) as { properties?: Record<string, unknown> };
+    expect(Object.keys(schema.properties ?? {})).toEqual(
+      expect.arrayContaining(['issuer', 'storage', 'staticClients']),
+    );
+  });
+});
