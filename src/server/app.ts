@@ -48,8 +48,14 @@ export function createWebApp(deps: AppDeps): express.Express {
       quietReqLogger: true,
       quietResLogger: true,
       // Query strings carry codes and state: only the method and path are logged.
-      customSuccessObject: (req, res, val: object) => ({ ...val, ...requestSummary(req, res) }),
-      customErrorObject: (req, res, _err, val: object) => ({ ...val, ...requestSummary(req, res) }),
+      customSuccessObject: (req, res, val: object) => ({
+        ...withoutResponse(val),
+        ...requestSummary(req, res),
+      }),
+      customErrorObject: (req, res, _err, val: object) => ({
+        ...withoutResponse(val),
+        ...requestSummary(req, res),
+      }),
       autoLogging: { ignore: (req) => (req.url ?? '').includes('/healthz') },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     }),
@@ -82,4 +88,10 @@ function requestSummary(
   // Express rewrites req.url inside mounted routers; originalUrl is what the client asked for.
   const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
   return { method: req.method, path: url.split('?')[0] ?? '', status: res.statusCode };
+}
+
+/** Response headers carry cookies: the summary line keeps only the status. */
+function withoutResponse(val: object): object {
+  const { res: _res, ...rest } = val as { res?: unknown };
+  return rest;
 }

@@ -60,7 +60,7 @@ export async function startLatchkey(
       rotationPeriodMs: config.signer.keysRotationPeriod,
       retentionMs: config.expiry.idTokens,
       clock,
-      logger: logger.child({ component: 'keys', keyset: 'signing' }),
+      logger: logger.child({ component: 'keys' }),
       onRotate: () => metrics.keyRotations.inc({ keyset: 'signing' }),
     });
     const sealingKeys = new KeyManager(storage, {
@@ -69,7 +69,7 @@ export async function startLatchkey(
       rotationPeriodMs: config.signer.keysRotationPeriod,
       retentionMs: config.expiry.authRequests,
       clock,
-      logger: logger.child({ component: 'keys', keyset: 'sealing' }),
+      logger: logger.child({ component: 'keys' }),
       onRotate: () => metrics.keyRotations.inc({ keyset: 'sealing' }),
     });
     keyManagers.push(signingKeys, sealingKeys);

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { expectedProblems } from '../config/bad-configs.expected.js';
 
 describe('latchkey CLI', () => {
   it('prints usage and exits 2 without a command', async () => {
@@ -71,5 +72,16 @@ describe('latchkey CLI', () => {
     expect(Object.keys(schema.properties ?? {})).toEqual(
       expect.arrayContaining(['issuer', 'storage', 'staticClients']),
     );
+  });
+});
+
+describe('latchkey serve --check on every malformed config', () => {
+  it.each(Object.entries(expectedProblems))('%s exits 2 naming each problem', async (file, problems) => {
+    const r = await runCli(['serve', '--check', `test/fixtures/config-bad/${file}`], {
+      env: { DEX_EXPAND_ENV: '' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    for (const p of problems) expect(r.stderr).toContain(`  ${p}\n`);
   });
 });
