@@ -75,6 +75,7 @@ export type Connector = (PasswordConnector | CallbackConnector) &
   Partial<RefreshConnector> &
   Partial<TokenIdentityConnector>;
 
-export const canRefresh = (c: Connector): c is Connector & RefreshConnector => typeof c.refresh === 'function';
+export const canRefresh = (c: Connector): c is Connector & RefreshConnector =>
+  typeof c.refresh === 'function';
 export const canExchangeTokens = (c: Connector): c is Connector & TokenIdentityConnector =>
   typeof c.tokenIdentity === 'function';
