@@ -9,6 +9,7 @@ import type {
   ConnectorConfig,
   ExpiryConfig,
   FrontendConfig,
+  ThrottlingConfig,
   GrantType,
   LoggerConfig,
   OAuth2Config,
@@ -26,6 +27,7 @@ import {
   connectorShape,
   expiryShape,
   frontendShape,
+  throttlingShape,
   GRANT_TYPES,
   grantTypeSchema,
   issuerSchema,
@@ -268,6 +270,16 @@ function buildTelemetry(raw: unknown, f: Findings): TelemetryConfig | undefined 
   const http = nonEmpty(t.v.http);
   if (http !== undefined) out.http = http;
   return out;
+}
+
+function buildThrottling(raw: unknown, f: Findings): ThrottlingConfig | undefined {
+  const t = parseFields(throttlingShape, raw, ['throttling'], f);
+  if (!t?.ok) return undefined;
+  return {
+    passwordFailuresPerAccount: t.v.passwordFailuresPerAccount ?? 5,
+    passwordFailuresPerIP: t.v.passwordFailuresPerIP ?? 50,
+    window: t.v.window ?? 15 * 60_000,
+  };
 }
 
 function buildExpiry(raw: unknown, f: Findings): (ExpiryConfig & { signingKeysGiven: boolean }) | undefined {
@@ -737,6 +749,7 @@ export function buildConfig(
   const staticPasswords = buildPasswords(raw.staticPasswords, enablePasswordDB, opts, f);
   const oauth2 = buildOAuth2(raw.oauth2, connectors, enablePasswordDB, f);
   const frontend = buildFrontend(raw.frontend, opts, f);
+  const throttling = buildThrottling(raw.throttling, f);
 
   if (
     f.problems.length > 0 ||
@@ -752,7 +765,8 @@ export function buildConfig(
     !staticClients ||
     !staticPasswords ||
     !oauth2 ||
-    !frontend
+    !frontend ||
+    !throttling
   ) {
     if (f.problems.length === 0) f.problem([], 'invalid configuration'); // unreachable: every failure says why
     return undefined;
@@ -773,5 +787,6 @@ export function buildConfig(
     enablePasswordDB,
     staticPasswords,
     frontend,
+    throttling,
   };
 }

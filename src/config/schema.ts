@@ -219,6 +219,28 @@ export const telemetryShape = {
   enableProfiling: bool(false),
 };
 
+/** A whole number of at least 1 (attempt counts). */
+const positiveCount = (what: string) =>
+  z
+    .number({ error: expectedNoun(`a whole number of ${what}`) })
+    .int({ error: (iss) => `expected a whole number of ${what}, got ${describeValue(iss.input)}` })
+    .min(1, { error: (iss) => `expected at least 1, got ${describeValue(iss.input)}` });
+
+/** Latchkey's own section: limits on password guesses (Dex has none, dexidp/dex#1671). */
+export const throttlingShape = {
+  passwordFailuresPerAccount: positiveCount('attempts')
+    .optional()
+    .describe(
+      'Failed logins for one account (per connector) within the window before it is throttled; default 5.',
+    ),
+  passwordFailuresPerIP: positiveCount('attempts')
+    .optional()
+    .describe('Failed logins from one client IP within the window before it is throttled; default 50.'),
+  window: duration({ allowZero: false })
+    .optional()
+    .describe('How long failures are remembered; default "15m".'),
+};
+
 export const refreshTokensSchema = z
   .object(
     {
@@ -416,6 +438,7 @@ export const fileSchema = z
     enablePasswordDB: bool(false).describe('Adds the connector "local" backed by staticPasswords.'),
     staticPasswords: z.array(passwordSchema, { error: expectedNoun('a list of passwords') }).optional(),
     frontend: section(frontendShape),
+    throttling: section(throttlingShape),
     grpc: z.never().optional().describe('Not supported by Latchkey (the gRPC API).'),
     sessions: z.never().optional().describe('Not supported yet.'),
     mfa: z.never().optional().describe('Not supported yet.'),

@@ -130,6 +130,13 @@ export interface FrontendConfig {
   extra: Record<string, string>;
 }
 
+/** Limits on password guesses; counters live in memory per replica. */
+export interface ThrottlingConfig {
+  passwordFailuresPerAccount: number;
+  passwordFailuresPerIP: number;
+  window: DurationMs;
+}
+
 export interface Config {
   issuer: string;
   /** The issuer URL's path without a trailing slash ("" for a root issuer): every route is mounted under it. */
@@ -150,4 +157,5 @@ export interface Config {
   enablePasswordDB: boolean;
   staticPasswords: StaticPasswordConfig[];
   frontend: FrontendConfig;
+  throttling: ThrottlingConfig;
 }

@@ -78,7 +78,20 @@ describe('parseConfig: defaults', () => {
       enablePasswordDB: false,
       staticPasswords: [],
       frontend: { theme: 'light', issuer: 'Latchkey', logoURL: 'theme/logo.png', extra: {} },
+      throttling: { passwordFailuresPerAccount: 5, passwordFailuresPerIP: 50, window: 15 * 60_000 },
     } satisfies Config);
+  });
+
+  it('reads the throttling limits and names bad values by path', () => {
+    expect(
+      load(`${BASE}\nthrottling:\n  passwordFailuresPerAccount: 3\n  window: 1h\n`).config.throttling,
+    ).toEqual({ passwordFailuresPerAccount: 3, passwordFailuresPerIP: 50, window: 3600_000 });
+    expect(
+      problems(`${BASE}\nthrottling:\n  passwordFailuresPerAccount: 0\n  passwordFailuresPerIP: 2.5\n`),
+    ).toEqual([
+      'throttling.passwordFailuresPerAccount: expected at least 1, got a number (0)',
+      'throttling.passwordFailuresPerIP: expected a whole number of attempts, got a number (2.5)',
+    ]);
   });
 
   it('derives the issuer path without a trailing slash, "" for a root issuer', () => {
@@ -988,6 +1001,7 @@ describe('configJsonSchema', () => {
       'enablePasswordDB',
       'staticPasswords',
       'frontend',
+      'throttling',
       'grpc',
       'sessions',
       'mfa',
