@@ -67,3 +67,18 @@ export class UntrustedRedirectError extends Error {
     this.name = 'UntrustedRedirectError';
   }
 }
+
+/**
+ * An authorization-request error after the client and redirect URI were verified: rendered as a redirect to
+ * that URI with `error`, `error_description`, `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207).
+ */
+export class AuthorizationRedirectError extends OAuthError {
+  constructor(
+    cause: OAuthError,
+    readonly redirectURI: string,
+    readonly state: string,
+  ) {
+    super(cause.error, cause.description, 302);
+    this.name = 'AuthorizationRedirectError';
+  }
+}

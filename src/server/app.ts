@@ -2,13 +2,21 @@ import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pinoHttp } from 'pino-http';
-import type { Config } from '../config/types.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { HealthChecker } from '../observability/health.js';
+import cookieParser from 'cookie-parser';
 import type { JwtSigner } from '../keys/signer.js';
-import type { Storage } from '../storage/storage.js';
-import type { Clock } from '../util/clock.js';
+import type { HealthChecker } from '../observability/health.js';
+import { OAuthError } from '../oauth/errors.js';
+import { frontendAssets } from '../frontend/static.js';
+import type { ServerContext } from './context.js';
+import { formBody } from './form.js';
+import { authorizeRoutes } from './authorize.js';
+import { approvalRoutes } from './approval.js';
+import { servedGrantTypes, sendOAuthError, tokenRoutes } from './token/index.js';
+import { introspectionRoutes } from './introspection.js';
+import { revocationRoutes } from './revocation.js';
+import { userinfoRoutes } from './userinfo.js';
+import { renderErrorPage } from './pages.js';
+import { isStorageUnavailable } from './storage-errors.js';
 import { Discovery } from './discovery.js';
 import { httpMetrics } from './http-metrics.js';
 import { securityHeaders } from './security-headers.js';
@@ -17,13 +25,9 @@ import { wellKnownRoutes } from './well-known.js';
 import { webHealthRoutes } from './health-routes.js';
 
 export interface AppDeps {
-  config: Config;
-  storage: Storage;
+  ctx: ServerContext;
   signer: JwtSigner;
-  logger: Logger;
-  metrics: Metrics;
   health: HealthChecker;
-  clock: Clock;
 }
 
 /**
@@ -31,17 +35,18 @@ export interface AppDeps {
  * Each family is its own module; this file only decides order and mounting.
  */
 export function createWebApp(deps: AppDeps): express.Express {
-  const { config } = deps;
+  const { ctx } = deps;
+  const { config } = ctx;
   const app = express();
   app.disable('x-powered-by');
   // node:querystring semantics: a repeated parameter becomes an array, which the protocol code rejects.
   app.set('query parser', 'simple');
   app.set('trust proxy', false);
 
-  app.use(httpMetrics(deps.metrics));
+  app.use(httpMetrics(ctx.metrics));
   app.use(
     pinoHttp({
-      logger: deps.logger,
+      logger: ctx.logger,
       genReqId: () => randomUUID(),
       customAttributeKeys: { reqId: 'request_id' },
       // Every line logged for a request (by req.log) carries its request_id, not only the summary line.
@@ -62,11 +67,37 @@ export function createWebApp(deps: AppDeps): express.Express {
   );
   app.use(securityHeaders({ https: Boolean(config.web.https), configured: config.web.headers }));
 
-  const discovery = new Discovery(config, deps.signer.algorithm());
+  app.use(cookieParser());
+  app.use(formBody);
+
+  const discovery = new Discovery(config, deps.signer.algorithms());
+  const url = (path: string) => discovery.url(path);
+  discovery.contribute({
+    authorization_endpoint: url('/auth'),
+    token_endpoint: url('/token'),
+    userinfo_endpoint: url('/userinfo'),
+    introspection_endpoint: url('/token/introspect'),
+    revocation_endpoint: url('/token/revoke'),
+    grant_types_supported: servedGrantTypes(config.oauth2.grantTypes).sort(),
+    code_challenge_methods_supported: config.oauth2.pkce.codeChallengeMethodsSupported,
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    authorization_response_iss_parameter_supported: true,
+  });
+
   const router = express.Router();
-  router.use(['/.well-known/openid-configuration', '/keys'], corsFor(config.web));
+  const cors = corsFor(config.web);
+  router.use(['/.well-known/openid-configuration', '/keys', '/token', '/userinfo'], cors);
   router.use(wellKnownRoutes(discovery, deps.signer));
   router.use(webHealthRoutes(deps.health));
+  router.use(frontendAssets(ctx.frontend));
+  router.use(authorizeRoutes(ctx));
+  router.use(approvalRoutes(ctx));
+  router.use(tokenRoutes(ctx));
+  router.use(introspectionRoutes(ctx));
+  router.use(revocationRoutes(ctx));
+  router.use(userinfoRoutes(ctx));
 
   app.use(config.issuerPath || '/', router);
 
@@ -74,9 +105,30 @@ export function createWebApp(deps: AppDeps): express.Express {
     res.status(404).type('text/plain').send('Not found');
   });
   app.use(((err, req, res, _next) => {
-    req.log?.error({ err }, 'request failed');
     if (res.headersSent) return;
-    res.status(500).type('text/plain').send('Internal server error');
+    // Body-parser errors (too large, too many parameters, bad encoding) are the client's fault.
+    const status = (err as { status?: number }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      if (req.path.endsWith('/token') || req.path.includes('/token/')) {
+        sendOAuthError(
+          ctx,
+          res,
+          new OAuthError('invalid_request', 'The request body could not be read.', status),
+        );
+      } else {
+        void renderErrorPage(ctx, res, status, 'The request could not be read.');
+      }
+      return;
+    }
+    if (isStorageUnavailable(err)) {
+      req.log.error({ err }, 'storage unavailable');
+      void renderErrorPage(ctx, res, 503, 'The service is temporarily unavailable. Try again shortly.');
+      return;
+    }
+    req.log.error({ err }, 'request failed');
+    void renderErrorPage(ctx, res, 500, 'Internal server error.').catch(() =>
+      res.status(500).type('text/plain').send('Internal server error'),
+    );
   }) as express.ErrorRequestHandler);
   return app;
 }

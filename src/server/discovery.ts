@@ -12,14 +12,14 @@ export class Discovery {
 
   constructor(
     private readonly config: Config,
-    signingAlgorithm: string,
+    signingAlgorithms: string[],
   ) {
     this.fields = {
       issuer: config.issuer,
       jwks_uri: this.url('/keys'),
       response_types_supported: [...config.oauth2.responseTypes].sort(),
       subject_types_supported: ['public'],
-      id_token_signing_alg_values_supported: [signingAlgorithm],
+      id_token_signing_alg_values_supported: signingAlgorithms,
       scopes_supported: ['openid', 'email', 'groups', 'profile', 'offline_access'],
       claims_supported: [
         'iss',

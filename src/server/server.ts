@@ -9,6 +9,18 @@ import { JwtSigner } from '../keys/signer.js';
 import { Metrics } from '../observability/metrics.js';
 import { HealthChecker } from '../observability/health.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { Sealer } from '../keys/sealer.js';
+import { ConnectorRegistry } from '../connectors/registry.js';
+import { Frontend } from '../frontend/frontend.js';
+import { TokenMinter } from '../tokens/mint.js';
+import { OwnTokenVerifier } from '../tokens/verify.js';
+import { AuthCodes } from '../oauth/codes.js';
+import { LoginCompletion } from '../oauth/login.js';
+import { RefreshTokens } from '../oauth/refresh.js';
+import { PasswordThrottle } from '../oauth/throttle.js';
+import { randomIds } from '../util/ids.js';
+import type { ServerContext } from './context.js';
+import { clientIPResolver } from './client-ip.js';
 import { createWebApp } from './app.js';
 import { telemetryApp } from './telemetry.js';
 import { listen, type RunningListener } from './listen.js';
@@ -77,10 +89,63 @@ export async function startLatchkey(
     await sealingKeys.start();
     const signer = new JwtSigner(signingKeys, clock);
 
+    const frontend = await Frontend.load(config.frontend, config.issuer);
+    for (const w of frontend.warnings) logger.warn({ component: 'frontend' }, w);
+    const ids = randomIds;
+    const codes = new AuthCodes(storage, config.expiry.authCodes, clock, ids);
+    const rt = config.expiry.refreshTokens;
+    const ctx: ServerContext = {
+      config,
+      storage,
+      logger,
+      metrics,
+      clock,
+      ids,
+      sealer: new Sealer(sealingKeys, { clock, maxAgeMs: config.expiry.authRequests }),
+      connectors: new ConnectorRegistry(storage, {
+        storage,
+        logger: logger.child({ component: 'connectors' }),
+      }),
+      frontend,
+      minter: new TokenMinter(
+        signer,
+        { issuer: config.issuer, idTokenLifetimeMs: config.expiry.idTokens },
+        clock,
+      ),
+      verifier: new OwnTokenVerifier(signer, config.issuer, clock),
+      codes,
+      logins: new LoginCompletion(
+        storage,
+        codes,
+        {
+          issuer: config.issuer,
+          skipApprovalScreen: config.oauth2.skipApprovalScreen,
+          authRequestLifetimeMs: config.expiry.authRequests,
+        },
+        clock,
+        ids,
+      ),
+      refreshTokens: new RefreshTokens(
+        storage,
+        {
+          disableRotation: rt.disableRotation,
+          reuseIntervalMs: rt.reuseInterval,
+          ...(rt.validIfNotUsedFor ? { validIfNotUsedForMs: rt.validIfNotUsedFor } : {}),
+          ...(rt.absoluteLifetime ? { absoluteLifetimeMs: rt.absoluteLifetime } : {}),
+        },
+        clock,
+        ids,
+      ),
+      throttle: new PasswordThrottle(config.throttling, clock),
+      clientIP: clientIPResolver(config.web.clientRemoteIP),
+    };
+    // Fail at start, not at the first login, when a configured connector cannot be opened.
+    for (const c of await ctx.connectors.list()) await ctx.connectors.get(c.id);
+
     const health = new HealthChecker(storage, 5_000, clock, (ready) =>
       metrics.storageReady.set(ready ? 1 : 0),
     );
-    const app = createWebApp({ config, storage, signer, logger, metrics, health, clock });
+    const app = createWebApp({ ctx, signer, health });
     if (webHttp) listeners.push(await listen(webHttp, app));
     if (webHttps) {
       listeners.push(

@@ -98,6 +98,12 @@ export interface RefreshToken {
   expiry?: Date;
   /** All tokens rotated from one login share it, so a replay can revoke them together. */
   familyID?: string;
+  /**
+   * Key of the deterministic successor: the secret that replaces secret S is HMAC(rotationKey, S), so
+   * concurrent refreshes inside the reuse window all get the same successor although only digests are
+   * stored. Useless without a live secret, which storage never holds.
+   */
+  rotationKey?: string;
   authTime?: Date;
 }
 

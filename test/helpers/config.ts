@@ -40,3 +40,32 @@ export async function writeTestConfig(opts: {
   );
   return { dir, file, issuer, webPort, telemetryPort };
 }
+
+/**
+ * A config from examples/, moved onto free loopback ports and a private SQLite file, with `edit` applied
+ * to the parsed YAML (so a test runs the example itself, not a lookalike).
+ */
+export async function exampleConfig(
+  example: string,
+  edit: (doc: Record<string, unknown>) => void = () => {},
+): Promise<TestServerConfig> {
+  const { parse, stringify } = await import('yaml');
+  const { readFile } = await import('node:fs/promises');
+  const { REPO_ROOT } = await import('./cli.js');
+  const doc = parse(await readFile(join(REPO_ROOT, example), 'utf8')) as Record<string, unknown>;
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-example-'));
+  const webPort = await freePort();
+  const telemetryPort = await freePort();
+  const path = new URL(String(doc.issuer)).pathname.replace(/\/+$/, '');
+  const issuer = `http://127.0.0.1:${webPort}${path}`;
+  doc.issuer = issuer;
+  doc.web = { ...(doc.web as object), http: `127.0.0.1:${webPort}` };
+  delete (doc.web as Record<string, unknown>).https;
+  doc.telemetry = { http: `127.0.0.1:${telemetryPort}` };
+  doc.storage = { type: 'sqlite3', config: { file: join(dir, 'latchkey.db') } };
+  doc.logger = { level: 'info', format: 'json' };
+  edit(doc);
+  const file = join(dir, 'config.yaml');
+  await writeFile(file, stringify(doc));
+  return { dir, file, issuer, webPort, telemetryPort };
+}

@@ -1,0 +1,170 @@
+import type { AuthRequest, Claims, Storage } from '../storage/storage.js';
+import { isNotFound } from '../storage/errors.js';
+import type { Clock } from '../util/clock.js';
+import type { IdGenerator } from '../util/ids.js';
+import type { Identity } from '../connectors/connector.js';
+import type { PendingAuthRequest } from './authorize.js';
+import type { AuthCodes} from './codes.js';
+import { codeRedirect, errorRedirect } from './codes.js';
+import { browserTag, verifyBrowserTag } from './browser-binding.js';
+import { OOB_REDIRECT_URI } from './redirect-uri.js';
+import { OAuthError } from './errors.js';
+
+/** Where the browser goes once a connector has authenticated the user. */
+export type LoginOutcome =
+  | { kind: 'approval'; authRequestID: string; tag: string }
+  | { kind: 'redirect'; location: string }
+  | { kind: 'oob'; code: string };
+
+export function claimsOf(identity: Identity): Claims {
+  return {
+    userID: identity.userID,
+    username: identity.username,
+    preferredUsername: identity.preferredUsername,
+    email: identity.email,
+    emailVerified: identity.emailVerified,
+    groups: [...identity.groups],
+  };
+}
+
+/**
+ * The step after authentication: the first storage write of a login. With the approval screen an AuthRequest
+ * is persisted (any replica can finish it); without it the code is issued at once.
+ */
+export class LoginCompletion {
+  constructor(
+    private readonly storage: Storage,
+    private readonly codes: AuthCodes,
+    private readonly opts: { issuer: string; skipApprovalScreen: boolean; authRequestLifetimeMs: number },
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+  ) {}
+
+  async complete(
+    pending: PendingAuthRequest,
+    connectorID: string,
+    identity: Identity,
+    browserValue: string,
+  ): Promise<LoginOutcome> {
+    const now = this.clock.now();
+    if (this.opts.skipApprovalScreen && !pending.forceApproval) {
+      return this.issue(
+        {
+          clientID: pending.clientID,
+          redirectURI: pending.redirectURI,
+          scopes: pending.scopes,
+          nonce: pending.nonce,
+          pkce: pending.pkce,
+          claims: claimsOf(identity),
+          connectorID,
+          ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
+          authTime: now,
+        },
+        pending.state,
+      );
+    }
+    const request: AuthRequest = {
+      id: this.ids.newID(),
+      clientID: pending.clientID,
+      responseTypes: [pending.responseType],
+      scopes: pending.scopes,
+      redirectURI: pending.redirectURI,
+      nonce: pending.nonce,
+      state: pending.state,
+      forceApprovalPrompt: pending.forceApproval,
+      loggedIn: true,
+      claims: claimsOf(identity),
+      connectorID,
+      ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
+      expiry: new Date(now.getTime() + this.opts.authRequestLifetimeMs),
+      pkce: pending.pkce,
+      hmacKey: this.ids.newSecret(),
+      authTime: now,
+    };
+    await this.storage.createAuthRequest(request);
+    return { kind: 'approval', authRequestID: request.id, tag: approvalTag(browserValue, request) };
+  }
+
+  /**
+   * Loads a persisted login for the approval page, checking it belongs to this browser (the tag) and has not
+   * expired. Undefined when it does not exist or is not this browser's.
+   */
+  async pendingApproval(
+    id: string,
+    browserValue: string | undefined,
+    tag: unknown,
+  ): Promise<AuthRequest | undefined> {
+    if (typeof id !== 'string' || !/^[a-z][a-z2-7]{24}$/.test(id)) return undefined;
+    let request: AuthRequest;
+    try {
+      request = await this.storage.getAuthRequest(id);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    if (!browserValue || !verifyBrowserTag(browserValue, approvalPurpose(request), tag)) return undefined;
+    if (request.expiry.getTime() < this.clock.now().getTime()) return undefined;
+    return request;
+  }
+
+  /** The user approved: the code replaces the AuthRequest (one write, one delete). */
+  async approve(request: AuthRequest): Promise<LoginOutcome> {
+    const outcome = await this.issue(
+      {
+        clientID: request.clientID,
+        redirectURI: request.redirectURI,
+        scopes: request.scopes,
+        nonce: request.nonce,
+        pkce: request.pkce,
+        claims: request.claims,
+        connectorID: request.connectorID,
+        ...(request.connectorData ? { connectorData: request.connectorData } : {}),
+        ...(request.authTime ? { authTime: request.authTime } : {}),
+      },
+      request.state,
+    );
+    await this.deleteQuietly(request.id);
+    return outcome;
+  }
+
+  /** The user declined: the client learns `access_denied` (its redirect URI was verified at /auth). */
+  async reject(request: AuthRequest): Promise<LoginOutcome> {
+    await this.deleteQuietly(request.id);
+    if (request.redirectURI === OOB_REDIRECT_URI) throw new OAuthError('access_denied', 'Approval rejected.');
+    return {
+      kind: 'redirect',
+      location: errorRedirect(request.redirectURI, {
+        error: 'access_denied',
+        description: 'The user declined the request.',
+        state: request.state,
+        issuer: this.opts.issuer,
+      }),
+    };
+  }
+
+  private async issue(grant: Parameters<AuthCodes['issue']>[0], state: string): Promise<LoginOutcome> {
+    const code = await this.codes.issue(grant);
+    if (grant.redirectURI === OOB_REDIRECT_URI) return { kind: 'oob', code };
+    return {
+      kind: 'redirect',
+      location: codeRedirect(grant.redirectURI, { code, state, issuer: this.opts.issuer }),
+    };
+  }
+
+  private async deleteQuietly(id: string): Promise<void> {
+    try {
+      await this.storage.deleteAuthRequest(id);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+}
+
+function approvalPurpose(request: Pick<AuthRequest, 'id' | 'hmacKey'>): string {
+  return `approval:${request.id}:${request.hmacKey}`;
+}
+
+/** The approval link's tag (and the approval form's CSRF token): only this browser can compute it. */
+export function approvalTag(browserValue: string, request: Pick<AuthRequest, 'id' | 'hmacKey'>): string {
+  return browserTag(browserValue, approvalPurpose(request));
+}

@@ -1,0 +1,223 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Claims, RefreshToken, Storage } from '../storage/storage.js';
+import { isNotFound } from '../storage/errors.js';
+import type { Clock } from '../util/clock.js';
+import type { IdGenerator } from '../util/ids.js';
+import { decodeRefreshToken, encodeRefreshToken } from '../tokens/refresh-token-wire.js';
+import { digest } from './digest.js';
+import { OAuthError } from './errors.js';
+
+export interface RefreshPolicy {
+  disableRotation: boolean;
+  reuseIntervalMs: number;
+  validIfNotUsedForMs?: number;
+  absoluteLifetimeMs?: number;
+}
+
+export interface NewRefreshToken {
+  /** Storage ID; derived from the code for the code grant, so a replayed code can find and revoke it. */
+  id?: string;
+  clientID: string;
+  scopes: string[];
+  nonce: string;
+  claims: Claims;
+  connectorID: string;
+  connectorData?: Uint8Array;
+  authTime?: Date;
+}
+
+export interface RefreshUse {
+  token: RefreshToken;
+  /** The refresh token to hand back (the successor, or the same one when rotation is off). */
+  wire: string;
+  /** True for exactly one request per rotation: it alone asks the connector for a fresh identity. */
+  refreshIdentity: boolean;
+}
+
+const INVALID = 'Refresh token is invalid or has already been claimed by another client.';
+
+/**
+ * Refresh tokens, better than Dex (RFC 9700): one per login rather than one per user and client; rotation
+ * with a reuse window in which racing clients (kubectl, Lens) all get the same successor; replay of an
+ * obsolete token outside the window revokes the login; idle and absolute lifetimes; secrets stored as digests.
+ */
+export class RefreshTokens {
+  constructor(
+    private readonly storage: Storage,
+    private readonly policy: RefreshPolicy,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+  ) {}
+
+  /** Stores a new refresh token and returns its wire form. */
+  async create(input: NewRefreshToken): Promise<string> {
+    const now = this.clock.now();
+    const id = input.id ?? this.ids.newID();
+    const secret = this.ids.newID();
+    const token: RefreshToken = {
+      id,
+      token: digest(secret),
+      obsoleteToken: '',
+      createdAt: now,
+      lastUsed: now,
+      clientID: input.clientID,
+      scopes: [...input.scopes],
+      nonce: input.nonce,
+      claims: input.claims,
+      connectorID: input.connectorID,
+      ...(input.connectorData ? { connectorData: input.connectorData } : {}),
+      familyID: id,
+      rotationKey: randomBytes(32).toString('base64url'),
+      ...(input.authTime ? { authTime: input.authTime } : {}),
+    };
+    const expiry = this.expiryOf(token);
+    if (expiry) token.expiry = expiry;
+    await this.storage.createRefreshToken(token);
+    return encodeRefreshToken(id, secret);
+  }
+
+  /**
+   * Redeems a presented refresh token for `clientID`: validates it, rotates it (claiming the rotation by
+   * compare-and-swap, so only one racer refreshes the identity), or answers from the reuse window.
+   */
+  async use(raw: string, clientID: string): Promise<RefreshUse> {
+    const parsed = decodeRefreshToken(raw);
+    if (!parsed || parsed.secret === '') throw new OAuthError('invalid_grant', INVALID);
+    const token = await this.get(parsed.refreshID);
+    if (!token) throw new OAuthError('invalid_grant', INVALID);
+    if (token.clientID !== clientID)
+      throw new OAuthError('invalid_grant', 'Refresh token was issued to another client.');
+    const now = this.clock.now();
+    if (this.isExpired(token, now)) {
+      await this.revoke(token.id);
+      throw new OAuthError('invalid_grant', 'Refresh token expired.');
+    }
+
+    const presented = digest(parsed.secret);
+    if (presented === token.token) return this.rotate(token, parsed.secret, now);
+    if (presented === token.obsoleteToken && token.obsoleteToken !== '') {
+      const successor = this.successorOf(token, parsed.secret);
+      const withinWindow = now.getTime() - token.lastUsed.getTime() <= this.policy.reuseIntervalMs;
+      if (withinWindow && successor !== undefined && digest(successor) === token.token) {
+        return { token, wire: encodeRefreshToken(token.id, successor), refreshIdentity: false };
+      }
+      // An old secret presented again, outside the window: someone holds a copy. End the whole login.
+      await this.revoke(token.id);
+      throw new OAuthError('invalid_grant', 'Refresh token was already used; the login has been revoked.');
+    }
+    throw new OAuthError('invalid_grant', INVALID);
+  }
+
+  /** Replaces the identity after the connector refreshed it (the second and last write of a refresh). */
+  async updateIdentity(
+    id: string,
+    claims: Claims,
+    connectorData: Uint8Array | undefined,
+  ): Promise<RefreshToken> {
+    return this.storage.updateRefreshToken(id, (old) => {
+      const next: RefreshToken = { ...old, claims };
+      if (connectorData) next.connectorData = connectorData;
+      return next;
+    });
+  }
+
+  /** Deletes the login's refresh token; a missing one is fine (already revoked or collected). */
+  async revoke(id: string): Promise<boolean> {
+    try {
+      await this.storage.deleteRefreshToken(id);
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  /** RFC 7009 for a presented token: revokes it when it is valid and belongs to `clientID`. */
+  async revokePresented(raw: string, clientID: string): Promise<boolean> {
+    const parsed = decodeRefreshToken(raw);
+    if (!parsed || parsed.secret === '') return false;
+    const token = await this.get(parsed.refreshID);
+    if (!token || token.clientID !== clientID) return false;
+    const presented = digest(parsed.secret);
+    if (presented !== token.token && presented !== token.obsoleteToken) return false;
+    return this.revoke(token.id);
+  }
+
+  /** For introspection: the stored token when `raw` is its current secret and it has not expired. */
+  async lookupActive(raw: string): Promise<RefreshToken | undefined> {
+    const parsed = decodeRefreshToken(raw);
+    if (!parsed || parsed.secret === '') return undefined;
+    const token = await this.get(parsed.refreshID);
+    if (!token || digest(parsed.secret) !== token.token || this.isExpired(token, this.clock.now()))
+      return undefined;
+    return token;
+  }
+
+  /** When garbage collection may remove the token: the earlier of its idle and absolute limits. */
+  expiryOf(t: Pick<RefreshToken, 'createdAt' | 'lastUsed'>): Date | undefined {
+    const limits: number[] = [];
+    if (this.policy.absoluteLifetimeMs) limits.push(t.createdAt.getTime() + this.policy.absoluteLifetimeMs);
+    if (this.policy.validIfNotUsedForMs) limits.push(t.lastUsed.getTime() + this.policy.validIfNotUsedForMs);
+    return limits.length > 0 ? new Date(Math.min(...limits)) : undefined;
+  }
+
+  private isExpired(t: RefreshToken, now: Date): boolean {
+    const expiry = this.expiryOf(t);
+    return expiry !== undefined && now.getTime() > expiry.getTime();
+  }
+
+  private async rotate(token: RefreshToken, secret: string, now: Date): Promise<RefreshUse> {
+    const presented = digest(secret);
+    const successor = this.policy.disableRotation ? secret : this.successorOf(token, secret);
+    if (successor === undefined) throw new OAuthError('invalid_grant', INVALID);
+    let claimed = false;
+    const updated = await this.storage.updateRefreshToken(token.id, (old) => {
+      // Somebody else rotated (or revoked-and-reissued) since we read it: leave it alone.
+      claimed = old.token === presented;
+      if (!claimed) return old;
+      const next: RefreshToken = { ...old, lastUsed: now };
+      if (!this.policy.disableRotation) {
+        next.token = digest(successor);
+        next.obsoleteToken = presented;
+      }
+      const expiry = this.expiryOf(next);
+      if (expiry) next.expiry = expiry;
+      return next;
+    });
+    if (claimed)
+      return { token: updated, wire: encodeRefreshToken(token.id, successor), refreshIdentity: true };
+    // Lost the race to a concurrent refresh of the same secret: its successor is ours too.
+    if (
+      !this.policy.disableRotation &&
+      updated.obsoleteToken === presented &&
+      updated.token === digest(successor)
+    ) {
+      return { token: updated, wire: encodeRefreshToken(token.id, successor), refreshIdentity: false };
+    }
+    throw new OAuthError('invalid_grant', INVALID);
+  }
+
+  private successorOf(token: RefreshToken, secret: string): string | undefined {
+    if (!token.rotationKey) return undefined;
+    return createHmac('sha256', token.rotationKey).update(secret, 'utf8').digest('base64url');
+  }
+
+  private async get(id: string): Promise<RefreshToken | undefined> {
+    try {
+      return await this.storage.getRefreshToken(id);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+}
+
+/** The refresh token ID for a code: lets a replayed code revoke what its first redemption issued. */
+export function refreshIDForCode(codeDigest: string): string {
+  const h = createHmac('sha256', 'latchkey refresh-for-code').update(codeDigest).digest();
+  // Same shape as storage IDs: a letter, then base32.
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  let out = String.fromCharCode(97 + (h[0]! % 26));
+  for (let i = 1; i < 25; i++) out += alphabet[h[i]! & 31];
+  return out;
+}

@@ -1,0 +1,83 @@
+import { Router } from 'express';
+import { CROSS_CLIENT_PREFIX } from '../oauth/scopes.js';
+import { OAuthError } from '../oauth/errors.js';
+import { browserValue, findClient, issuerRoute, type ServerContext } from './context.js';
+import { renderErrorPage, renderPage } from './pages.js';
+import { sendOutcome } from './authorize.js';
+
+const SCOPE_DESCRIPTIONS: Record<string, string> = {
+  offline_access: 'Have offline access',
+  profile: 'View basic profile information',
+  email: 'View your email address',
+  groups: 'View your groups',
+};
+
+const EXPIRED =
+  'This approval request has expired or belongs to another browser. Go back to the application and sign in again.';
+
+/**
+ * The consent step (reference §1 /approval): GET shows approval.html, POST approves or declines. Both need
+ * the tag only the browser that logged in can compute, so a leaked link or a cross-site post does nothing.
+ */
+export function approvalRoutes(ctx: ServerContext): Router {
+  const router = Router();
+
+  router.get('/approval', async (req, res) => {
+    const request = await ctx.logins.pendingApproval(
+      String(req.query.req ?? ''),
+      browserValue(req),
+      req.query.hmac,
+    );
+    if (!request) return renderErrorPage(ctx, res, 400, EXPIRED);
+    const client = await findClient(ctx.storage, request.clientID);
+    if (!client) return renderErrorPage(ctx, res, 400, 'The application no longer exists.');
+    await renderPage(ctx, res, 200, 'approval.html', {
+      User: request.claims.username || request.claims.email,
+      Client: client.name || client.id,
+      ClientLogoURL: client.logoURL,
+      Scopes: describeScopes(request.scopes),
+      AuthReqID: request.id,
+      CSRFToken: String(req.query.hmac),
+      PostURL: issuerRoute(ctx, '/approval'),
+    });
+  });
+
+  router.post('/approval', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const request = await ctx.logins.pendingApproval(
+      String(body.req ?? ''),
+      browserValue(req),
+      body.csrf_token,
+    );
+    if (!request) return renderErrorPage(ctx, res, 403, EXPIRED);
+    if (body.approval === 'approve') {
+      const outcome = await ctx.logins.approve(request);
+      req.log.info(
+        { client: request.clientID, connector: request.connectorID, user: request.claims.userID },
+        'approved',
+      );
+      return sendOutcome(ctx, res, outcome, 303);
+    }
+    req.log.info({ client: request.clientID, user: request.claims.userID }, 'approval rejected');
+    try {
+      return await sendOutcome(ctx, res, await ctx.logins.reject(request), 303);
+    } catch (e) {
+      // An out-of-band client has no redirect to carry the refusal: tell the user instead.
+      if (e instanceof OAuthError) return renderErrorPage(ctx, res, 403, e.description);
+      throw e;
+    }
+  });
+
+  return router;
+}
+
+function describeScopes(scopes: string[]): string[] {
+  const out: string[] = [];
+  for (const s of scopes) {
+    const known = SCOPE_DESCRIPTIONS[s];
+    if (known) out.push(known);
+    else if (s.startsWith(CROSS_CLIENT_PREFIX))
+      out.push(`Sign you in to "${s.slice(CROSS_CLIENT_PREFIX.length)}"`);
+  }
+  return out;
+}

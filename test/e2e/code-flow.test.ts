@@ -1,0 +1,120 @@
+import * as oidc from 'openid-client';
+import { startServer, type ServerProcess } from '../helpers/cli.js';
+import { exampleConfig, type TestServerConfig } from '../helpers/config.js';
+import { TestBrowser } from '../helpers/browser.js';
+
+// The real relying-party library (openid-client) against a server started from examples/config-dev.yaml,
+// with the login pages driven as a browser would: chooser → password form → approval → redirect.
+const REDIRECT_URI = 'http://127.0.0.1:5555/callback';
+
+describe('openid-client against examples/config-dev.yaml', () => {
+  let cfg: TestServerConfig;
+  let server: ServerProcess;
+  let rp: oidc.Configuration;
+
+  beforeAll(async () => {
+    cfg = await exampleConfig('examples/config-dev.yaml');
+    server = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`);
+    rp = await oidc.discovery(new URL(cfg.issuer), 'example-app', 'ZXhhbXBsZS1hcHAtc2VjcmV0', undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  async function login(scope: string) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const nonce = oidc.randomNonce();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT_URI,
+      scope,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      nonce,
+      state,
+    });
+    const browser = new TestBrowser();
+    const chooser = await browser.open(url.toString());
+    expect(chooser.status).toBe(200);
+    const local = chooser.$('a[href*="/auth/local?"]').attr('href');
+    expect(local).toBeDefined();
+    const form = await browser.open(new URL(local!, chooser.url).toString());
+    expect(form.$('input[name=password]').length).toBe(1);
+    const approval = await browser.submit(form, { login: 'admin@example.com', password: 'password' });
+    expect(approval.status).toBe(200);
+    expect(approval.html).toContain('Example App');
+    const back = await browser.submit(
+      approval,
+      {},
+      { button: { name: 'approval', value: 'approve' }, stopAt: REDIRECT_URI },
+    );
+    return { callback: new URL(back.url), verifier, nonce, state, browser };
+  }
+
+  it('completes the code flow with PKCE and nonce, then refreshes with rotation', async () => {
+    const { callback, verifier, nonce, state } = await login('openid email profile groups offline_access');
+    expect(callback.searchParams.get('iss')).toBe(cfg.issuer);
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, {
+      pkceCodeVerifier: verifier,
+      expectedNonce: nonce,
+      expectedState: state,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims()!;
+    expect(claims).toMatchObject({
+      iss: cfg.issuer,
+      aud: 'example-app',
+      sub: 'CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs',
+      email: 'admin@example.com',
+      email_verified: true,
+      groups: ['team-a', 'team-a/admins'],
+      name: 'admin',
+      nonce,
+    });
+    expect(tokens.token_type).toBe('bearer');
+    expect(tokens.refresh_token).toBeDefined();
+
+    const refreshed = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    expect(refreshed.refresh_token).toBeDefined();
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    expect(refreshed.claims()!.sub).toBe(claims.sub);
+
+    const info = await oidc.fetchUserInfo(rp, refreshed.access_token, claims.sub);
+    expect(info).toMatchObject({
+      sub: claims.sub,
+      email: 'admin@example.com',
+      groups: ['team-a', 'team-a/admins'],
+    });
+
+    const introspected = await oidc.tokenIntrospection(rp, refreshed.access_token);
+    expect(introspected).toMatchObject({
+      active: true,
+      sub: claims.sub,
+      client_id: 'example-app',
+      token_use: 'access_token',
+    });
+    const refreshInfo = await oidc.tokenIntrospection(rp, refreshed.refresh_token!);
+    expect(refreshInfo).toMatchObject({ active: true, token_use: 'refresh_token' });
+
+    await oidc.tokenRevocation(rp, refreshed.refresh_token!);
+    expect(await oidc.tokenIntrospection(rp, refreshed.refresh_token!)).toEqual({ active: false });
+    await expect(oidc.refreshTokenGrant(rp, refreshed.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+  });
+
+  it('serves the password grant through oauth2.passwordConnector', async () => {
+    const tokens = await oidc.genericGrantRequest(rp, 'password', {
+      username: 'admin@example.com',
+      password: 'password',
+      scope: 'openid email groups',
+    });
+    expect(tokens.claims()).toMatchObject({
+      email: 'admin@example.com',
+      groups: ['team-a', 'team-a/admins'],
+    });
+    expect(tokens.refresh_token).toBeUndefined();
+  });
+});
