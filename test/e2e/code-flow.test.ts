@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import { startServer, type ServerProcess } from '../helpers/cli.js';
 import { exampleConfig, type TestServerConfig } from '../helpers/config.js';
-import { TestBrowser } from '../helpers/browser.js';
+import { browserLogin } from '../helpers/flows.js';
 
 // The real relying-party library (openid-client) against a server started from examples/config-dev.yaml,
 // with the login pages driven as a browser would: chooser → password form → approval → redirect.
@@ -23,35 +23,7 @@ describe('openid-client against examples/config-dev.yaml', () => {
     await server?.stop();
   });
 
-  async function login(scope: string) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const nonce = oidc.randomNonce();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT_URI,
-      scope,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      nonce,
-      state,
-    });
-    const browser = new TestBrowser();
-    const chooser = await browser.open(url.toString());
-    expect(chooser.status).toBe(200);
-    const local = chooser.$('a[href*="/auth/local?"]').attr('href');
-    expect(local).toBeDefined();
-    const form = await browser.open(new URL(local!, chooser.url).toString());
-    expect(form.$('input[name=password]').length).toBe(1);
-    const approval = await browser.submit(form, { login: 'admin@example.com', password: 'password' });
-    expect(approval.status).toBe(200);
-    expect(approval.html).toContain('Example App');
-    const back = await browser.submit(
-      approval,
-      {},
-      { button: { name: 'approval', value: 'approve' }, stopAt: REDIRECT_URI },
-    );
-    return { callback: new URL(back.url), verifier, nonce, state, browser };
-  }
+  const login = (scope: string) => browserLogin(rp, { redirectURI: REDIRECT_URI, scope });
 
   it('completes the code flow with PKCE and nonce, then refreshes with rotation', async () => {
     const { callback, verifier, nonce, state } = await login('openid email profile groups offline_access');
