@@ -38,7 +38,10 @@ describe("the seed's Go example (go-oidc v3) against examples/config-dev.yaml", 
     }
     const res = await fetch(`${cfg.issuer}/token`, { method: 'POST', headers, body });
     const json = (await res.json()) as Record<string, unknown>;
-    expect({ status: res.status, json }).toMatchObject({ status: 200, json: { id_token: expect.any(String) } });
+    expect({ status: res.status, json }).toMatchObject({
+      status: 200,
+      json: { id_token: expect.any(String) },
+    });
     return json.id_token as string;
   }
 
