@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
 
@@ -32,6 +32,8 @@ export interface TlsOptions {
 
 export interface RunningListener {
   server: http.Server;
+  /** Re-reads the TLS certificate and key (no-op for plain HTTP); new connections use them. */
+  reloadTls(): void;
   /** "http://127.0.0.1:5556" — the bound address, with the real port when 0 was asked for. */
   url: string;
   close(graceMs: number): Promise<void>;
@@ -41,19 +43,22 @@ export async function listen(
   addr: string,
   handler: RequestListener,
   tls?: TlsOptions,
+  onReloadError: (err: unknown) => void = () => {},
 ): Promise<RunningListener> {
   const { host, port } = parseListenAddress(addr);
-  const server = tls
-    ? https.createServer(
-        {
+  const secureOptions = () =>
+    tls
+      ? {
           cert: readFileSync(tls.certFile),
           key: readFileSync(tls.keyFile),
           minVersion: tls.minVersion,
           ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}),
-        },
-        handler,
-      )
-    : http.createServer(handler);
+        }
+      : {};
+  const server = tls ? https.createServer(secureOptions(), handler) : http.createServer(handler);
+  const reloadTls = () => {
+    if (tls) (server as https.Server).setSecureContext(secureOptions());
+  };
   // Slow-loris protection: a client gets 10 s to send its headers.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -66,10 +71,15 @@ export async function listen(
   });
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  const stopWatching = tls ? watchTlsFiles(tls, reloadTls, onReloadError) : () => {};
   return {
     server,
+    reloadTls,
     url: `${tls ? 'https' : 'http'}://${shownHost}:${bound.port}`,
-    close: (graceMs) => closeGracefully(server, graceMs),
+    close: async (graceMs) => {
+      stopWatching();
+      await closeGracefully(server, graceMs);
+    },
   };
 }
 
@@ -84,4 +94,28 @@ function closeGracefully(server: http.Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+/** How often the certificate files are checked: Kubernetes updates a mounted Secret within a minute anyway. */
+const TLS_POLL_MS = 2_000;
+
+/**
+ * Reloads the certificate when its files change (a rotated Kubernetes Secret swaps them through a symlink,
+ * so mtime polling is more reliable than inotify). Existing connections keep their session; new ones get
+ * the new certificate. A half-written pair fails to load and is retried at the next change.
+ */
+function watchTlsFiles(tls: TlsOptions, reload: () => void, onError: (err: unknown) => void): () => void {
+  const onChange = (curr: { mtimeMs: number }, prev: { mtimeMs: number }) => {
+    if (curr.mtimeMs === prev.mtimeMs) return;
+    try {
+      reload();
+    } catch (err) {
+      onError(err);
+    }
+  };
+  for (const f of [tls.certFile, tls.keyFile])
+    watchFile(f, { interval: TLS_POLL_MS, persistent: false }, onChange);
+  return () => {
+    for (const f of [tls.certFile, tls.keyFile]) unwatchFile(f, onChange);
+  };
 }

@@ -149,12 +149,18 @@ export async function startLatchkey(
     if (webHttp) listeners.push(await listen(webHttp, app));
     if (webHttps) {
       listeners.push(
-        await listen(webHttps, app, {
-          certFile: config.web.tlsCert!,
-          keyFile: config.web.tlsKey!,
-          minVersion: config.web.tlsMinVersion,
-          ...(config.web.tlsMaxVersion ? { maxVersion: config.web.tlsMaxVersion } : {}),
-        }),
+        await listen(
+          webHttps,
+          app,
+          {
+            certFile: config.web.tlsCert!,
+            keyFile: config.web.tlsKey!,
+            minVersion: config.web.tlsMinVersion,
+            ...(config.web.tlsMaxVersion ? { maxVersion: config.web.tlsMaxVersion } : {}),
+          },
+          (err) =>
+            logger.error({ err }, 'could not reload the TLS certificate; still serving the previous one'),
+        ),
       );
     }
     const webUrls = listeners.map((l) => l.url);

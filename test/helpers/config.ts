@@ -20,18 +20,24 @@ export async function writeTestConfig(opts: {
   issuerPath?: string;
   extra?: string;
   dir?: string;
+  /** Serve HTTPS (issuer https://…) with these files instead of plain HTTP. */
+  tls?: { certFile: string; keyFile: string; minVersion?: '1.2' | '1.3' };
 }): Promise<TestServerConfig> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'latchkey-test-')));
   const webPort = await freePort();
   const telemetryPort = await freePort();
-  const issuer = `http://127.0.0.1:${webPort}${opts.issuerPath ?? '/dex'}`;
+  const scheme = opts.tls ? 'https' : 'http';
+  const issuer = `${scheme}://127.0.0.1:${webPort}${opts.issuerPath ?? '/dex'}`;
   const file = join(dir, `config-${webPort}.yaml`);
   await writeFile(
     file,
     [
       `issuer: ${issuer}`,
       opts.storage ?? `storage:\n  type: sqlite3\n  config:\n    file: ${join(dir, 'latchkey.db')}`,
-      `web:\n  http: 127.0.0.1:${webPort}`,
+      opts.tls
+        ? `web:\n  https: 127.0.0.1:${webPort}\n  tlsCert: ${opts.tls.certFile}\n  tlsKey: ${opts.tls.keyFile}` +
+          (opts.tls.minVersion ? `\n  tlsMinVersion: "${opts.tls.minVersion}"` : '')
+        : `web:\n  http: 127.0.0.1:${webPort}`,
       `telemetry:\n  http: 127.0.0.1:${telemetryPort}`,
       'logger:\n  level: info\n  format: json',
       'staticClients:\n- id: example-app\n  secret: ZXhhbXBsZS1hcHAtc2VjcmV0\n  name: Example App\n  redirectURIs:\n  - http://127.0.0.1:5555/callback',
