@@ -4,7 +4,7 @@ import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
 import type { Identity } from '../connectors/connector.js';
 import type { PendingAuthRequest } from './authorize.js';
-import type { AuthCodes} from './codes.js';
+import type { AuthCodes } from './codes.js';
 import { codeRedirect, errorRedirect } from './codes.js';
 import { browserTag, verifyBrowserTag } from './browser-binding.js';
 import { OOB_REDIRECT_URI } from './redirect-uri.js';

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { ThrottlingConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 
@@ -31,6 +32,16 @@ class WindowCounter {
     this.entries.delete(key);
   }
 
+  /** Takes back one count (a reserved attempt that turned out to succeed). */
+  subtract(key: string, now: number): void {
+    const e = this.entries.get(key);
+    if (e && e.resetAt > now && e.count > 0) e.count--;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
   private sweep(now: number): void {
     for (const [k, e] of this.entries) if (e.resetAt <= now) this.entries.delete(k);
   }
@@ -56,20 +67,77 @@ export class PasswordThrottle {
 
   isThrottled(connectorID: string, username: string, ip: string): boolean {
     const now = this.clock.now().getTime();
-    return this.perAccount.exceeded(accountKey(connectorID, username), now) || this.perIP.exceeded(ip, now);
+    return (
+      this.perAccount.exceeded(accountKey(connectorID, username), now) || this.perIP.exceeded(ipKey(ip), now)
+    );
   }
 
   recordFailure(connectorID: string, username: string, ip: string): void {
     const now = this.clock.now().getTime();
     this.perAccount.add(accountKey(connectorID, username), now);
-    this.perIP.add(ip, now);
+    this.perIP.add(ipKey(ip), now);
   }
 
   recordSuccess(connectorID: string, username: string): void {
     this.perAccount.clear(accountKey(connectorID, username));
   }
+
+  /**
+   * Checks and reserves one attempt in the same step, before the password is checked: guesses sent in
+   * parallel each take a slot, so they cannot all pass the check while the first bcrypt compare or LDAP bind
+   * is still running. Returns undefined when throttled; otherwise call the returned function with the outcome
+   * (a success gives the slot back and clears the account's failures).
+   */
+  begin(connectorID: string, username: string, ip: string): ((succeeded: boolean) => void) | undefined {
+    if (this.isThrottled(connectorID, username, ip)) return undefined;
+    this.recordFailure(connectorID, username, ip);
+    return (succeeded) => {
+      if (!succeeded) return;
+      this.perIP.subtract(ipKey(ip), this.clock.now().getTime());
+      this.recordSuccess(connectorID, username);
+    };
+  }
+
+  /** Counters held in memory (accounts plus addresses): for tests and metrics. */
+  get trackedKeys(): number {
+    return this.perAccount.size + this.perIP.size;
+  }
 }
 
 function accountKey(connectorID: string, username: string): string {
   return `${connectorID}\u0000${username.trim().toLowerCase()}`;
+}
+
+/**
+ * The per-IP counter's key. Any IPv6 host holds at least a /64 and could give every guess a fresh address,
+ * so IPv6 addresses are counted per /64; IPv4-mapped addresses count as their IPv4 address.
+ */
+function ipKey(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const groups = expandIPv6(ip);
+  if (!groups) return ip;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (zone dropped, embedded IPv4 tail converted). */
+function expandIPv6(ip: string): number[] | undefined {
+  let text = ip.split('%')[0]!;
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (tail) {
+    const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const left = parse(head);
+  const right = rest === undefined ? [] : parse(rest);
+  const missing = 8 - left.length - right.length;
+  if (missing < 0 || (rest === undefined && missing !== 0)) return undefined;
+  return [...left, ...new Array<number>(missing).fill(0), ...right];
 }

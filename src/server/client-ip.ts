@@ -24,18 +24,31 @@ export function clientIPResolver(cfg: WebConfig['clientRemoteIP']): (req: Incomi
     const peer = normalize(req.socket.remoteAddress ?? '');
     if (!header || !isTrusted(peer)) return peer;
     const raw = req.headers[header];
-    const values = (Array.isArray(raw) ? raw.join(',') : (raw ?? ''))
-      .split(',')
-      .map((s) => normalize(s.trim()))
-      .filter((s) => isIP(s) !== 0);
+    const values = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).split(',');
+    // Walk right to left: each entry was appended by the hop to its right, so the first untrusted address is
+    // the client. An entry that is not an address stops the walk: everything left of it came from a hop we
+    // cannot vouch for, and skipping over it would let a client pick its address by sending the header.
+    let nearest = peer;
     for (let i = values.length - 1; i >= 0; i--) {
-      if (!isTrusted(values[i]!)) return values[i]!;
+      const ip = normalize(stripPort(values[i]!.trim()));
+      if (isIP(ip) === 0) return nearest;
+      if (!isTrusted(ip)) return ip;
+      nearest = ip;
     }
-    return values[0] ?? peer;
+    return nearest;
   };
 }
 
 /** "::ffff:10.0.0.1" → "10.0.0.1", so IPv4 clients on a dual-stack socket match IPv4 ranges. */
 function normalize(ip: string): string {
-  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  const lower = ip.toLowerCase();
+  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : ip;
+}
+
+/** Some proxies (Azure Application Gateway) write "1.2.3.4:5678" or "[2001:db8::1]:443". */
+function stripPort(entry: string): string {
+  const m =
+    /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(entry) ??
+    /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/.exec(entry);
+  return m && Number(m[2] ?? 0) <= 65535 ? m[1]! : entry;
 }
