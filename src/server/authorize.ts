@@ -149,7 +149,8 @@ export function authorizeRoutes(ctx: ServerContext): Router {
       username: login,
     };
     const ip = ctx.clientIP(req);
-    if (ctx.throttle.isThrottled(connectorID, login, ip)) {
+    const finish = ctx.throttle.begin(connectorID, login, ip);
+    if (!finish) {
       req.log.warn({ connector: connectorID, ip }, 'password login throttled');
       return renderPasswordPage(ctx, res, 429, { ...page, throttled: true });
     }
@@ -157,14 +158,14 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     try {
       identity = await opened.connector.login(scopesOf(pending), login, password);
     } catch (e) {
+      finish(true); // the directory failed, not the user: no strike
       return connectorFailed(ctx, req, res, connectorID, e);
     }
+    finish(identity !== undefined);
     if (!identity) {
-      ctx.throttle.recordFailure(connectorID, login, ip);
       req.log.info({ connector: connectorID, ip }, 'password login failed');
       return renderPasswordPage(ctx, res, 401, { ...page, invalid: true });
     }
-    ctx.throttle.recordSuccess(connectorID, login);
     const outcome = await ctx.logins.complete(pending, connectorID, identity, browser);
     req.log.info(
       { connector: connectorID, client: pending.clientID, user: identity.userID },

@@ -23,7 +23,8 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
     throw new OAuthError('server_error', 'The password connector is not available.');
   }
   const ip = ctx.clientIP(req);
-  if (ctx.throttle.isThrottled(connectorID, username, ip)) {
+  const finish = ctx.throttle.begin(connectorID, username, ip);
+  if (!finish) {
     req.log.warn({ connector: connectorID, ip }, 'password grant throttled');
     throw new OAuthError('invalid_grant', 'Too many failed attempts. Try again later.', 429);
   }
@@ -31,15 +32,15 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
   try {
     identity = await opened.connector.login(scopesOf({ scopes }), username, password);
   } catch (e) {
+    finish(true); // the directory failed, not the user: no strike
     if (e instanceof ConnectorError) throw new OAuthError('temporarily_unavailable', e.userMessage);
     throw e;
   }
+  finish(identity !== undefined);
   if (!identity) {
-    ctx.throttle.recordFailure(connectorID, username, ip);
     req.log.info({ connector: connectorID, ip }, 'password grant failed');
     throw new OAuthError('invalid_grant', 'Invalid username or password.');
   }
-  ctx.throttle.recordSuccess(connectorID, username);
 
   const subject = {
     clientID: client.id,
