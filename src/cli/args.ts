@@ -7,6 +7,7 @@ Commands:
                     Run the identity provider (--check: validate the config and exit)
   hash-password     Read a password on stdin, print its bcrypt hash (for staticPasswords)
   config-schema     Print the JSON Schema of the config file (for editors)
+  kubeconfig        Print a kubeconfig that logs in through Latchkey with kubelogin (--help for flags)
   version           Print the version
 
 Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.

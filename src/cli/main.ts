@@ -1,6 +1,7 @@
 import { serveCommand } from './serve.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { configSchemaCommand } from './config-schema.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { VERSION } from '../version.js';
 import { USAGE } from './args.js';
 
@@ -14,6 +15,8 @@ export async function main(argv: string[]): Promise<number> {
       return hashPasswordCommand(rest);
     case 'config-schema':
       return configSchemaCommand(rest);
+    case 'kubeconfig':
+      return kubeconfigCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(
