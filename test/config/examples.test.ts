@@ -11,7 +11,8 @@ function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return yamlFiles(path);
-    return /\.ya?ml$/.test(entry.name) ? [path] : [];
+    // Latchkey configs only: Kubernetes manifests (OAuth2Client, Password, …) live beside them.
+    return /^config[^/]*\.ya?ml$/.test(entry.name) ? [path] : [];
   });
 }
 
