@@ -151,6 +151,11 @@ export class LoginCompletion {
     };
   }
 
+  /** Drops a pending login without an answer to the client (the device flow answers by polling). */
+  async discard(request: AuthRequest): Promise<void> {
+    await this.deleteQuietly(request.id);
+  }
+
   private async deleteQuietly(id: string): Promise<void> {
     try {
       await this.storage.deleteAuthRequest(id);

@@ -141,3 +141,39 @@ function expandIPv6(ip: string): number[] | undefined {
   if (missing < 0 || (rest === undefined && missing !== 0)) return undefined;
   return [...left, ...new Array<number>(missing).fill(0), ...right];
 }
+
+/**
+ * A plain per-key budget within a window (device authorization requests per client and IP, wrong user codes
+ * per IP). Counters in memory per replica, bounded like the password counters.
+ */
+export class RequestLimiter {
+  private readonly counter: WindowCounter;
+
+  constructor(
+    limit: number,
+    windowMs: number,
+    private readonly clock: Clock,
+  ) {
+    this.counter = new WindowCounter(limit, windowMs);
+  }
+
+  /** False when the key has used its budget; otherwise counts this request. */
+  take(key: string): boolean {
+    const now = this.clock.now().getTime();
+    if (this.counter.exceeded(key, now)) return false;
+    this.counter.add(key, now);
+    return true;
+  }
+
+  /** Whether the key's budget is spent, without counting anything. */
+  exhausted(key: string): boolean {
+    return this.counter.exceeded(key, this.clock.now().getTime());
+  }
+
+  add(key: string): void {
+    this.counter.add(key, this.clock.now().getTime());
+  }
+}
+
+/** Per-IP key with IPv6 grouped by /64 (see ipKey). */
+export const throttleKeyForIP = (ip: string): string => ipKey(ip);

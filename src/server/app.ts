@@ -15,6 +15,7 @@ import { servedGrantTypes, sendOAuthError, tokenRoutes } from './token/index.js'
 import { introspectionRoutes } from './introspection.js';
 import { revocationRoutes } from './revocation.js';
 import { userinfoRoutes } from './userinfo.js';
+import { deviceRoutes } from './device.js';
 import { renderErrorPage } from './pages.js';
 import { isStorageUnavailable } from './storage-errors.js';
 import { Discovery } from './discovery.js';
@@ -86,6 +87,11 @@ export function createWebApp(deps: AppDeps): express.Express {
     authorization_response_iss_parameter_supported: true,
   });
 
+  const deviceFlow = servedGrantTypes(config.oauth2.grantTypes).includes(
+    'urn:ietf:params:oauth:grant-type:device_code',
+  );
+  if (deviceFlow) discovery.contribute({ device_authorization_endpoint: url('/device/code') });
+
   const router = express.Router();
   const cors = corsFor(config.web);
   router.use(['/.well-known/openid-configuration', '/keys', '/token', '/userinfo'], cors);
@@ -98,6 +104,7 @@ export function createWebApp(deps: AppDeps): express.Express {
   router.use(introspectionRoutes(ctx));
   router.use(revocationRoutes(ctx));
   router.use(userinfoRoutes(ctx));
+  if (deviceFlow) router.use(deviceRoutes(ctx));
 
   app.use(config.issuerPath || '/', router);
 

@@ -4,6 +4,7 @@ import { OAuthError } from '../oauth/errors.js';
 import { browserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { renderErrorPage, renderPage } from './pages.js';
 import { sendOutcome } from './authorize.js';
+import { deviceCallbackURL } from './device.js';
 
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
   offline_access: 'Have offline access',
@@ -59,6 +60,13 @@ export function approvalRoutes(ctx: ServerContext): Router {
       return sendOutcome(ctx, res, outcome, 303);
     }
     req.log.info({ client: request.clientID, user: request.claims.userID }, 'approval rejected');
+    if (request.redirectURI === deviceCallbackURL(ctx)) {
+      // A device login has no redirect to carry the refusal: the device learns it at its next poll.
+      await ctx.logins.discard(request);
+      const device = await ctx.device.request(request.state);
+      if (device) await ctx.device.deny(device);
+      return renderErrorPage(ctx, res, 403, 'You denied the device access.');
+    }
     try {
       return await sendOutcome(ctx, res, await ctx.logins.reject(request), 303);
     } catch (e) {

@@ -32,19 +32,8 @@ export function authorizeRoutes(ctx: ServerContext): Router {
       methods: ctx.config.oauth2.pkce.codeChallengeMethodsSupported,
     },
   };
-  const seal = (browser: string, pending: PendingAuthRequest) =>
-    ctx.sealer.seal(pending, browserTag(browser, 'seal'));
-  const unseal = async <T>(browser: string | undefined, sealed: unknown): Promise<T | undefined> => {
-    if (!browser || typeof sealed !== 'string' || sealed.length > 16_384) return undefined;
-    try {
-      return await ctx.sealer.unseal<T>(sealed, browserTag(browser, 'seal'));
-    } catch (e) {
-      if (isUnsealError(e)) return undefined;
-      throw e;
-    }
-  };
-  const connectorURL = (id: string, sealed: string) =>
-    `${issuerRoute(ctx, `/auth/${encodeURIComponent(id)}`)}?${new URLSearchParams({ req: sealed })}`;
+  const seal = (browser: string, pending: PendingAuthRequest) => sealPending(ctx, browser, pending);
+  const unseal = <T>(browser: string | undefined, sealed: unknown) => unsealPending<T>(ctx, browser, sealed);
 
   const start = async (req: Request, res: Response) => {
     const params = (req.method === 'POST' ? req.body : req.query) as Record<string, unknown>;
@@ -54,32 +43,7 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     } catch (e) {
       return sendAuthorizationError(ctx, res, e);
     }
-    const browser = ensureBrowserValue(ctx, req, res);
-    const connectors = await listConnectors(ctx);
-    const sealed = await seal(browser, pending);
-    const only =
-      connectors.length === 1 && !ctx.config.oauth2.alwaysShowLoginScreen ? connectors[0] : undefined;
-    const chosen = pending.connectorID ? connectors.find((c) => c.id === pending.connectorID) : only;
-    if (pending.connectorID && !chosen) {
-      return sendAuthorizationError(
-        ctx,
-        res,
-        new AuthorizationRedirectError(
-          new OAuthError('invalid_request', `Unknown connector "${pending.connectorID}".`),
-          pending.redirectURI,
-          pending.state,
-        ),
-      );
-    }
-    if (chosen) return res.redirect(302, connectorURL(chosen.id, sealed));
-    await renderPage(ctx, res, 200, 'login.html', {
-      Connectors: connectors.map((c) => ({
-        ID: c.id,
-        Name: c.name,
-        Type: c.type,
-        URL: connectorURL(c.id, sealed),
-      })),
-    });
+    await beginLogin(ctx, req, res, pending);
   };
   router.get('/auth', start);
   router.post('/auth', start);
@@ -210,8 +174,70 @@ function callbackURL(ctx: ServerContext): string {
   return `${ctx.config.issuer.replace(/\/+$/, '')}/callback`;
 }
 
-async function listConnectors(ctx: ServerContext): Promise<ConnectorEntity[]> {
-  return ctx.connectors.list();
+/** Seals a validated request, bound to this browser, for the login links and the upstream `state`. */
+export function sealPending(
+  ctx: ServerContext,
+  browser: string,
+  pending: PendingAuthRequest,
+): Promise<string> {
+  return ctx.sealer.seal(pending, browserTag(browser, 'seal'));
+}
+
+/** Undefined for anything that is not a live sealed request of this browser. */
+export async function unsealPending<T>(
+  ctx: ServerContext,
+  browser: string | undefined,
+  sealed: unknown,
+): Promise<T | undefined> {
+  if (!browser || typeof sealed !== 'string' || sealed.length > 16_384) return undefined;
+  try {
+    return await ctx.sealer.unseal<T>(sealed, browserTag(browser, 'seal'));
+  } catch (e) {
+    if (isUnsealError(e)) return undefined;
+    throw e;
+  }
+}
+
+function connectorURL(ctx: ServerContext, id: string, sealed: string): string {
+  return `${issuerRoute(ctx, `/auth/${encodeURIComponent(id)}`)}?${new URLSearchParams({ req: sealed })}`;
+}
+
+/**
+ * Starts the login for a validated request (from /auth, or from the device flow's code entry): the
+ * connector chooser, or straight to the one connector. Writes nothing to storage.
+ */
+export async function beginLogin(
+  ctx: ServerContext,
+  req: Request,
+  res: Response,
+  pending: PendingAuthRequest,
+): Promise<void> {
+  const browser = ensureBrowserValue(ctx, req, res);
+  const connectors: ConnectorEntity[] = await ctx.connectors.list();
+  const sealed = await sealPending(ctx, browser, pending);
+  const only =
+    connectors.length === 1 && !ctx.config.oauth2.alwaysShowLoginScreen ? connectors[0] : undefined;
+  const chosen = pending.connectorID ? connectors.find((c) => c.id === pending.connectorID) : only;
+  if (pending.connectorID && !chosen) {
+    return sendAuthorizationError(
+      ctx,
+      res,
+      new AuthorizationRedirectError(
+        new OAuthError('invalid_request', `Unknown connector "${pending.connectorID}".`),
+        pending.redirectURI,
+        pending.state,
+      ),
+    );
+  }
+  if (chosen) return res.redirect(302, connectorURL(ctx, chosen.id, sealed));
+  await renderPage(ctx, res, 200, 'login.html', {
+    Connectors: connectors.map((c) => ({
+      ID: c.id,
+      Name: c.name,
+      Type: c.type,
+      URL: connectorURL(ctx, c.id, sealed),
+    })),
+  });
 }
 
 async function renderPasswordPage(

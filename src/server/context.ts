@@ -15,6 +15,7 @@ import type { AuthCodes } from '../oauth/codes.js';
 import type { LoginCompletion } from '../oauth/login.js';
 import type { RefreshTokens } from '../oauth/refresh.js';
 import type { PasswordThrottle } from '../oauth/throttle.js';
+import type { DeviceFlow } from '../oauth/device.js';
 import { BROWSER_COOKIE, isBrowserValue, newBrowserValue } from '../oauth/browser-binding.js';
 
 /** The services every endpoint family works with, built once in server.ts. */
@@ -34,6 +35,7 @@ export interface ServerContext {
   logins: LoginCompletion;
   refreshTokens: RefreshTokens;
   throttle: PasswordThrottle;
+  device: DeviceFlow;
   clientIP: (req: Request) => string;
 }
 

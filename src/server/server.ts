@@ -18,6 +18,7 @@ import { AuthCodes } from '../oauth/codes.js';
 import { LoginCompletion } from '../oauth/login.js';
 import { RefreshTokens } from '../oauth/refresh.js';
 import { PasswordThrottle } from '../oauth/throttle.js';
+import { DeviceFlow } from '../oauth/device.js';
 import { randomIds } from '../util/ids.js';
 import type { ServerContext } from './context.js';
 import { clientIPResolver } from './client-ip.js';
@@ -137,6 +138,7 @@ export async function startLatchkey(
         ids,
       ),
       throttle: new PasswordThrottle(config.throttling, clock),
+      device: new DeviceFlow(storage, config.expiry.deviceRequests, clock, ids),
       clientIP: clientIPResolver(config.web.clientRemoteIP),
     };
     // Fail at start, not at the first login, when a configured connector cannot be opened.

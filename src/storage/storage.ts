@@ -157,6 +157,8 @@ export interface DeviceRequest {
 
 export interface DeviceToken {
   deviceCode: string;
+  /** The client that requested the device code: only it may redeem it. */
+  clientID?: string;
   status: 'pending' | 'complete' | 'denied';
   /** The token response, serialised, once complete. */
   token: string;

@@ -9,11 +9,13 @@ import type { GrantHandler } from './grant.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { refreshTokenGrant } from './refresh-token.js';
 import { passwordGrant } from './password.js';
+import { deviceCodeGrant } from './device-code.js';
 
 const HANDLERS: Partial<Record<GrantType, GrantHandler>> = {
   authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
   password: passwordGrant,
+  'urn:ietf:params:oauth:grant-type:device_code': deviceCodeGrant,
 };
 
 /** The grants this build serves, of those the configuration enables: what discovery advertises. */

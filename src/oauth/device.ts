@@ -1,0 +1,173 @@
+import { randomInt } from 'node:crypto';
+import type { Claims, DeviceRequest, DeviceToken, PKCE, Storage } from '../storage/storage.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../storage/errors.js';
+import type { Clock } from '../util/clock.js';
+import type { IdGenerator } from '../util/ids.js';
+import { digest } from './digest.js';
+import { OAuthError } from './errors.js';
+import { verifyCodeVerifier } from './pkce.js';
+
+/** RFC 8628 §6.1: no vowels (no words), no look-alikes; 20^8 ≈ 2.6·10^10 codes, guesses throttled. */
+const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
+
+/** What a completed device login hands to the token endpoint: no token is minted before the device asks. */
+export interface DeviceGrant {
+  clientID: string;
+  scopes: string[];
+  claims: Claims;
+  connectorID: string;
+  connectorData?: string;
+  authTime?: string;
+}
+
+export function newUserCode(): string {
+  let code = '';
+  for (let i = 0; i < 8; i++) code += USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)];
+  return `${code.slice(0, 4)}-${code.slice(4)}`;
+}
+
+/** Accepts what users type: any case, spaces or a missing dash. Undefined when it cannot be a user code. */
+export function normalizeUserCode(input: unknown): string | undefined {
+  if (typeof input !== 'string' || input.length > 32) return undefined;
+  const chars = input.toUpperCase().replace(/[\s-]/g, '');
+  if (chars.length !== 8 || [...chars].some((c) => !USER_CODE_ALPHABET.includes(c))) return undefined;
+  return `${chars.slice(0, 4)}-${chars.slice(4)}`;
+}
+
+/**
+ * The device authorization grant (RFC 8628), better than Dex: requests only from registered (and, when
+ * confidential, authenticated) clients; the device code is bound to its client and redeemable once; a poll
+ * that finds the login still pending writes nothing; device codes are stored as digests, and the grant is
+ * kept as claims, not as minted tokens.
+ */
+export class DeviceFlow {
+  /** Last poll per device code (this replica's view), for slow_down without a storage write per poll. */
+  private readonly polls = new Map<string, { at: number; interval: number; expiresAt: number }>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly lifetimeMs: number,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+  ) {}
+
+  /** Two writes: the request (looked up by user code) and the token (looked up by device code). */
+  async start(
+    clientID: string,
+    scopes: string[],
+    pkce: PKCE,
+  ): Promise<{ deviceCode: string; userCode: string; expiresIn: number }> {
+    const now = this.clock.now();
+    const expiry = new Date(now.getTime() + this.lifetimeMs);
+    const deviceCode = this.ids.newSecret();
+    const codeDigest = digest(deviceCode);
+    let userCode = '';
+    for (let attempt = 0; ; attempt++) {
+      userCode = newUserCode();
+      const request: DeviceRequest = { userCode, deviceCode: codeDigest, clientID, scopes, expiry, pkce };
+      try {
+        await this.storage.createDeviceRequest(request);
+        break;
+      } catch (e) {
+        if (!isAlreadyExists(e) || attempt >= 4) throw e;
+      }
+    }
+    const token: DeviceToken = {
+      deviceCode: codeDigest,
+      clientID,
+      status: 'pending',
+      token: '',
+      expiry,
+      lastRequest: now,
+      pollInterval: DEFAULT_POLL_INTERVAL_SECONDS,
+      pkce,
+    };
+    await this.storage.createDeviceToken(token);
+    return { deviceCode, userCode, expiresIn: Math.floor(this.lifetimeMs / 1000) };
+  }
+
+  /** The live request for a user code the user typed, or undefined. */
+  async request(userCode: string): Promise<DeviceRequest | undefined> {
+    try {
+      const r = await this.storage.getDeviceRequest(userCode);
+      return r.expiry.getTime() > this.clock.now().getTime() ? r : undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** The user approved: the device's next poll gets tokens. */
+  async complete(request: DeviceRequest, grant: DeviceGrant): Promise<void> {
+    await this.setStatus(request, 'complete', JSON.stringify(grant));
+  }
+
+  /** The user declined: the device's next poll gets access_denied. */
+  async deny(request: DeviceRequest): Promise<void> {
+    await this.setStatus(request, 'denied', '');
+  }
+
+  /**
+   * One poll of the token endpoint. Returns the grant once (the device token is consumed), or throws
+   * authorization_pending, slow_down, expired_token, access_denied or invalid_grant.
+   */
+  async poll(deviceCode: string, clientID: string, verifier: string | undefined): Promise<DeviceGrant> {
+    const codeDigest = digest(deviceCode);
+    let token: DeviceToken;
+    try {
+      token = await this.storage.getDeviceToken(codeDigest);
+    } catch (e) {
+      if (isNotFound(e)) throw new OAuthError('invalid_grant', 'Invalid or already used device_code.');
+      throw e;
+    }
+    const now = this.clock.now().getTime();
+    if (token.expiry.getTime() <= now) throw new OAuthError('expired_token', 'The device code has expired.');
+    // The device code belongs to the client that asked for it (Dex does not check).
+    if (token.clientID !== clientID)
+      throw new OAuthError('invalid_grant', 'The device code was issued to another client.');
+    const grant = token.status === 'complete' ? (JSON.parse(token.token) as DeviceGrant) : undefined;
+    if (token.status === 'pending') {
+      this.checkPace(codeDigest, token, now);
+      throw new OAuthError('authorization_pending', 'The user has not finished logging in yet.');
+    }
+    // Checked before consuming, so a wrong verifier cannot burn the legitimate device's login.
+    if (token.status === 'complete') verifyCodeVerifier(token.pkce, verifier);
+    try {
+      await this.storage.consumeDeviceToken(codeDigest);
+    } catch (e) {
+      if (isNotFound(e) || isConflict(e))
+        throw new OAuthError('invalid_grant', 'Invalid or already used device_code.');
+      throw e;
+    }
+    this.polls.delete(codeDigest);
+    if (token.status === 'denied') throw new OAuthError('access_denied', 'The user denied the request.', 400);
+    return grant!;
+  }
+
+  private checkPace(codeDigest: string, token: DeviceToken, now: number): void {
+    if (this.polls.size > 10_000) {
+      for (const [k, v] of this.polls) if (v.expiresAt <= now) this.polls.delete(k);
+    }
+    const last = this.polls.get(codeDigest);
+    const interval = last?.interval ?? token.pollInterval;
+    if (last && now - last.at < interval * 1000) {
+      // RFC 8628 §3.5: slow down by 5 seconds, for this and every later poll.
+      this.polls.set(codeDigest, { at: now, interval: interval + 5, expiresAt: token.expiry.getTime() });
+      throw new OAuthError('slow_down', `Poll at most every ${interval + 5} seconds.`);
+    }
+    this.polls.set(codeDigest, { at: now, interval, expiresAt: token.expiry.getTime() });
+  }
+
+  private async setStatus(
+    request: DeviceRequest,
+    status: 'complete' | 'denied',
+    body: string,
+  ): Promise<void> {
+    await this.storage.updateDeviceToken(request.deviceCode, (old) => {
+      if (old.status !== 'pending')
+        throw new OAuthError('invalid_request', 'This device login was already finished.');
+      return { ...old, status, token: body };
+    });
+  }
+}

@@ -1,0 +1,166 @@
+import { Router, type Request } from 'express';
+import { OAuthError } from '../oauth/errors.js';
+import { parseCodeChallenge } from '../oauth/pkce.js';
+import { splitScopes, validateScopes } from '../oauth/scopes.js';
+import { normalizeUserCode, DEFAULT_POLL_INTERVAL_SECONDS, type DeviceGrant } from '../oauth/device.js';
+import { CodeNotFoundError } from '../oauth/codes.js';
+import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
+import { RequestLimiter, throttleKeyForIP } from '../oauth/throttle.js';
+import { browserValue, ensureBrowserValue, findClient, issuerRoute, type ServerContext } from './context.js';
+import { formBody, singleParams } from './form.js';
+import { authenticateClient } from './token/client-auth.js';
+import { noStore, sendOAuthError } from './token/index.js';
+import { renderErrorPage, renderPage } from './pages.js';
+import { beginLogin } from './authorize.js';
+
+/** Device authorization requests one client may make from one IP per window (RFC 8628 §5.1 asks for a limit). */
+export const DEVICE_REQUESTS_PER_CLIENT_IP = 20;
+
+export function deviceCallbackURL(ctx: ServerContext): string {
+  return `${ctx.config.issuer.replace(/\/+$/, '')}/device/callback`;
+}
+
+/**
+ * The device authorization grant's endpoints (RFC 8628): /device/code for the device, /device and
+ * /device/auth/verify_code for the user's browser, /device/callback where the browser login ends.
+ */
+export function deviceRoutes(ctx: ServerContext): Router {
+  const router = Router();
+  const windowMs = ctx.config.throttling.window;
+  const deviceRequests = new RequestLimiter(DEVICE_REQUESTS_PER_CLIENT_IP, windowMs, ctx.clock);
+  const userCodeFailures = new RequestLimiter(
+    ctx.config.throttling.passwordFailuresPerIP,
+    windowMs,
+    ctx.clock,
+  );
+  const policy = {
+    enforce: ctx.config.oauth2.pkce.enforce,
+    methods: ctx.config.oauth2.pkce.codeChallengeMethodsSupported,
+  };
+
+  router.post('/device/code', formBody, async (req, res) => {
+    try {
+      const params = singleParams(req);
+      // Registered, authenticated clients only: nothing is written for anyone else.
+      const client = await authenticateClient(ctx, req, params);
+      if (!deviceRequests.take(`${client.id}\u0000${throttleKeyForIP(ctx.clientIP(req))}`)) {
+        throw new OAuthError('slow_down', 'Too many device authorization requests. Try again later.', 429);
+      }
+      const scopes = splitScopes(params.scope ?? 'openid');
+      await validateScopes(scopes, client.id, (id) => findClient(ctx.storage, id));
+      const pkce = parseCodeChallenge(params.code_challenge, params.code_challenge_method, policy);
+      const started = await ctx.device.start(client.id, scopes, pkce);
+      const verificationURI = `${ctx.config.issuer.replace(/\/+$/, '')}/device`;
+      noStore(res).json({
+        device_code: started.deviceCode,
+        user_code: started.userCode,
+        verification_uri: verificationURI,
+        verification_uri_complete: `${verificationURI}?${new URLSearchParams({ user_code: started.userCode })}`,
+        expires_in: started.expiresIn,
+        interval: DEFAULT_POLL_INTERVAL_SECONDS,
+      });
+    } catch (e) {
+      sendOAuthError(ctx, res, e);
+    }
+  });
+
+  const renderEntry = (
+    req: Request,
+    res: Parameters<typeof renderPage>[1],
+    status: number,
+    userCode: string,
+    invalid: boolean,
+  ) =>
+    renderPage(ctx, res, status, 'device.html', {
+      PostURL: issuerRoute(ctx, '/device/auth/verify_code'),
+      UserCode: userCode,
+      Invalid: invalid,
+      CSRFToken: browserTag(ensureBrowserValue(ctx, req, res), 'device'),
+    });
+
+  router.get('/device', async (req, res) => {
+    const prefill =
+      typeof req.query.user_code === 'string' ? (normalizeUserCode(req.query.user_code) ?? '') : '';
+    await renderEntry(req, res, 200, prefill, false);
+  });
+
+  router.post('/device/auth/verify_code', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (!verifyBrowserTag(browserValue(req), 'device', body.csrf_token)) {
+      return renderErrorPage(ctx, res, 403, 'This form has expired. Open the device login page again.');
+    }
+    const ipKey = throttleKeyForIP(ctx.clientIP(req));
+    if (userCodeFailures.exhausted(ipKey)) return renderEntry(req, res, 429, '', true);
+    const userCode = normalizeUserCode(body.user_code);
+    const request = userCode ? await ctx.device.request(userCode) : undefined;
+    if (!request) {
+      userCodeFailures.add(ipKey);
+      return renderEntry(
+        req,
+        res,
+        400,
+        typeof body.user_code === 'string' ? body.user_code.slice(0, 16) : '',
+        true,
+      );
+    }
+    await beginLogin(ctx, req, res, {
+      clientID: request.clientID,
+      redirectURI: deviceCallbackURL(ctx),
+      responseType: 'code',
+      scopes: request.scopes,
+      state: request.userCode,
+      nonce: '',
+      pkce: { codeChallenge: '', codeChallengeMethod: '' },
+      prompt: [],
+      forceApproval: false,
+    });
+  });
+
+  router.get('/device/callback', async (req, res) => {
+    const userCode = normalizeUserCode(req.query.state);
+    const request = userCode ? await ctx.device.request(userCode) : undefined;
+    if (!request || typeof req.query.code !== 'string') {
+      return renderErrorPage(
+        ctx,
+        res,
+        400,
+        'This device login has expired or is unknown. Start again on the device.',
+      );
+    }
+    let code;
+    try {
+      code = await ctx.codes.redeem(req.query.code);
+    } catch (e) {
+      if (e instanceof OAuthError || e instanceof CodeNotFoundError) {
+        return renderErrorPage(ctx, res, 400, 'This device login has expired or was already used.');
+      }
+      throw e;
+    }
+    if (code.clientID !== request.clientID || code.redirectURI !== deviceCallbackURL(ctx)) {
+      return renderErrorPage(ctx, res, 400, 'This login does not belong to that device.');
+    }
+    const grant: DeviceGrant = {
+      clientID: request.clientID,
+      scopes: code.scopes,
+      claims: code.claims,
+      connectorID: code.connectorID,
+      ...(code.connectorData ? { connectorData: Buffer.from(code.connectorData).toString('base64') } : {}),
+      ...(code.authTime ? { authTime: code.authTime.toISOString() } : {}),
+    };
+    try {
+      await ctx.device.complete(request, grant);
+    } catch (e) {
+      if (e instanceof OAuthError)
+        return renderErrorPage(ctx, res, 409, 'This device login was already finished.');
+      throw e;
+    }
+    const client = await findClient(ctx.storage, request.clientID);
+    req.log.info(
+      { client: request.clientID, connector: code.connectorID, user: code.claims.userID },
+      'device login approved',
+    );
+    await renderPage(ctx, res, 200, 'device_success.html', { ClientName: client?.name || request.clientID });
+  });
+
+  return router;
+}

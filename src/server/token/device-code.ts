@@ -1,0 +1,39 @@
+import { canRefresh } from '../../connectors/connector.js';
+import { OAuthError } from '../../oauth/errors.js';
+import { tokenResponse, type GrantHandler } from './grant.js';
+
+/**
+ * urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4): the polling device. Tokens are minted when
+ * the device redeems a completed login, once.
+ */
+export const deviceCodeGrant: GrantHandler = async (ctx, req, client, params) => {
+  if (!params.device_code) throw new OAuthError('invalid_request', 'Missing device_code.');
+  const grant = await ctx.device.poll(params.device_code, client.id, params.code_verifier);
+  const connectorData = grant.connectorData
+    ? new Uint8Array(Buffer.from(grant.connectorData, 'base64'))
+    : undefined;
+  const subject = {
+    clientID: client.id,
+    scopes: grant.scopes,
+    nonce: '',
+    claims: grant.claims,
+    connectorID: grant.connectorID,
+    ...(grant.authTime ? { authTime: new Date(grant.authTime) } : {}),
+  };
+  const minted = await ctx.minter.mint(subject);
+  let refreshToken: string | undefined;
+  if (grant.scopes.includes('offline_access')) {
+    const opened = await ctx.connectors.get(grant.connectorID);
+    if (opened && canRefresh(opened.connector)) {
+      refreshToken = await ctx.refreshTokens.create({
+        ...subject,
+        ...(connectorData ? { connectorData } : {}),
+      });
+    }
+  }
+  req.log.info(
+    { client: client.id, connector: grant.connectorID, user: grant.claims.userID, grant: 'device_code' },
+    'tokens issued',
+  );
+  return tokenResponse(minted, refreshToken);
+};
