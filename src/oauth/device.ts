@@ -62,17 +62,7 @@ export class DeviceFlow {
     const expiry = new Date(now.getTime() + this.lifetimeMs);
     const deviceCode = this.ids.newSecret();
     const codeDigest = digest(deviceCode);
-    let userCode = '';
-    for (let attempt = 0; ; attempt++) {
-      userCode = newUserCode();
-      const request: DeviceRequest = { userCode, deviceCode: codeDigest, clientID, scopes, expiry, pkce };
-      try {
-        await this.storage.createDeviceRequest(request);
-        break;
-      } catch (e) {
-        if (!isAlreadyExists(e) || attempt >= 4) throw e;
-      }
-    }
+    const userCode = await this.createRequest({ deviceCode: codeDigest, clientID, scopes, expiry, pkce });
     const token: DeviceToken = {
       deviceCode: codeDigest,
       clientID,
@@ -85,6 +75,19 @@ export class DeviceFlow {
     };
     await this.storage.createDeviceToken(token);
     return { deviceCode, userCode, expiresIn: Math.floor(this.lifetimeMs / 1000) };
+  }
+
+  /** Stores the request under a fresh user code, drawing again on the rare collision. */
+  private async createRequest(fields: Omit<DeviceRequest, 'userCode'>): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      const userCode = newUserCode();
+      try {
+        await this.storage.createDeviceRequest({ userCode, ...fields });
+        return userCode;
+      } catch (e) {
+        if (!isAlreadyExists(e) || attempt >= 4) throw e;
+      }
+    }
   }
 
   /** The live request for a user code the user typed, or undefined. */
