@@ -36,6 +36,20 @@ export interface RefreshUse {
 
 const INVALID = 'Refresh token is invalid or has already been claimed by another client.';
 
+/** Why a refresh was refused, for metrics and audit logs (never shown to clients beyond the description). */
+export type RefreshFailureReason =
+  'invalid' | 'other_client' | 'expired' | 'replayed' | 'revoked_upstream' | 'connector_gone';
+
+/** invalid_grant for a refresh token, with the reason kept for metrics. */
+export class RefreshRejected extends OAuthError {
+  constructor(
+    readonly reason: RefreshFailureReason,
+    description: string,
+  ) {
+    super('invalid_grant', description);
+  }
+}
+
 /**
  * Refresh tokens, better than Dex (RFC 9700): one per login rather than one per user and client; rotation
  * with a reuse window in which racing clients (kubectl, Lens) all get the same successor; replay of an
@@ -82,15 +96,15 @@ export class RefreshTokens {
    */
   async use(raw: string, clientID: string): Promise<RefreshUse> {
     const parsed = decodeRefreshToken(raw);
-    if (!parsed || parsed.secret === '') throw new OAuthError('invalid_grant', INVALID);
+    if (!parsed || parsed.secret === '') throw new RefreshRejected('invalid', INVALID);
     const token = await this.get(parsed.refreshID);
-    if (!token) throw new OAuthError('invalid_grant', INVALID);
+    if (!token) throw new RefreshRejected('invalid', INVALID);
     if (token.clientID !== clientID)
-      throw new OAuthError('invalid_grant', 'Refresh token was issued to another client.');
+      throw new RefreshRejected('other_client', 'Refresh token was issued to another client.');
     const now = this.clock.now();
     if (this.isExpired(token, now)) {
       await this.revoke(token.id);
-      throw new OAuthError('invalid_grant', 'Refresh token expired.');
+      throw new RefreshRejected('expired', 'Refresh token expired.');
     }
 
     const presented = digest(parsed.secret);
@@ -103,9 +117,9 @@ export class RefreshTokens {
       }
       // An old secret presented again, outside the window: someone holds a copy. End the whole login.
       await this.revoke(token.id);
-      throw new OAuthError('invalid_grant', 'Refresh token was already used; the login has been revoked.');
+      throw new RefreshRejected('replayed', 'Refresh token was already used; the login has been revoked.');
     }
-    throw new OAuthError('invalid_grant', INVALID);
+    throw new RefreshRejected('invalid', INVALID);
   }
 
   /** Replaces the identity after the connector refreshed it (the second and last write of a refresh). */
@@ -169,7 +183,7 @@ export class RefreshTokens {
   private async rotate(token: RefreshToken, secret: string, now: Date): Promise<RefreshUse> {
     const presented = digest(secret);
     const successor = this.policy.disableRotation ? secret : this.successorOf(token, secret);
-    if (successor === undefined) throw new OAuthError('invalid_grant', INVALID);
+    if (successor === undefined) throw new RefreshRejected('invalid', INVALID);
     let claimed = false;
     const updated = await this.storage.updateRefreshToken(token.id, (old) => {
       // Somebody else rotated (or revoked-and-reissued) since we read it: leave it alone.
@@ -194,7 +208,7 @@ export class RefreshTokens {
     ) {
       return { token: updated, wire: encodeRefreshToken(token.id, successor), refreshIdentity: false };
     }
-    throw new OAuthError('invalid_grant', INVALID);
+    throw new RefreshRejected('invalid', INVALID);
   }
 
   private successorOf(token: RefreshToken, secret: string): string | undefined {

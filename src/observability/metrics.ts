@@ -37,6 +37,42 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly logins = new Counter({
+    name: 'latchkey_logins_total',
+    help: 'Interactive logins and password grants by connector and result (success, failure, throttled, error).',
+    labelNames: ['connector', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tokensIssued = new Counter({
+    name: 'latchkey_tokens_issued_total',
+    help: 'Token responses by grant type.',
+    labelNames: ['grant'] as const,
+    registers: [this.registry],
+  });
+
+  readonly refreshFailures = new Counter({
+    name: 'latchkey_refresh_failures_total',
+    help: 'Refused refresh-token grants by reason (invalid, other_client, expired, replayed, revoked_upstream, connector_gone).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storageOperations = new Histogram({
+    name: 'latchkey_storage_operation_duration_seconds',
+    help: 'Storage calls by operation and outcome (ok, not_found, already_exists, conflict, unavailable, error).',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+
+  readonly gcDeleted = new Counter({
+    name: 'latchkey_gc_deleted_total',
+    help: 'Expired objects removed by garbage collection, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly storageReady = new Gauge({
     name: 'latchkey_storage_ready',
     help: '1 when the last read-only storage check succeeded.',

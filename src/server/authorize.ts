@@ -115,7 +115,13 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     const ip = ctx.clientIP(req);
     const finish = ctx.throttle.begin(connectorID, login, ip);
     if (!finish) {
-      req.log.warn({ connector: connectorID, ip }, 'password login throttled');
+      ctx.audit.login(req.log, {
+        connector: connectorID,
+        client: pending.clientID,
+        result: 'throttled',
+        via: 'form',
+        ip,
+      });
       return renderPasswordPage(ctx, res, 429, { ...page, throttled: true });
     }
     let identity;
@@ -123,18 +129,35 @@ export function authorizeRoutes(ctx: ServerContext): Router {
       identity = await opened.connector.login(scopesOf(pending), login, password);
     } catch (e) {
       finish(true); // the directory failed, not the user: no strike
+      ctx.audit.login(req.log, {
+        connector: connectorID,
+        client: pending.clientID,
+        result: 'error',
+        via: 'form',
+        ip,
+      });
       return connectorFailed(ctx, req, res, connectorID, e);
     }
     finish(identity !== undefined);
     if (!identity) {
-      req.log.info({ connector: connectorID, ip }, 'password login failed');
+      ctx.audit.login(req.log, {
+        connector: connectorID,
+        client: pending.clientID,
+        result: 'failure',
+        via: 'form',
+        ip,
+      });
       return renderPasswordPage(ctx, res, 401, { ...page, invalid: true });
     }
     const outcome = await ctx.logins.complete(pending, connectorID, identity, browser);
-    req.log.info(
-      { connector: connectorID, client: pending.clientID, user: identity.userID },
-      'login successful',
-    );
+    ctx.audit.login(req.log, {
+      connector: connectorID,
+      client: pending.clientID,
+      user: identity.userID,
+      result: 'success',
+      via: 'form',
+      ip,
+    });
     await sendOutcome(ctx, res, outcome, 303);
   });
 
@@ -153,13 +176,22 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     try {
       identity = await opened.connector.handleCallback(scopesOf(pending), callbackURL(ctx), params);
     } catch (e) {
+      ctx.audit.login(req.log, {
+        connector: pending.connectorID,
+        client: pending.clientID,
+        result: 'failure',
+        via: 'callback',
+      });
       return connectorFailed(ctx, req, res, pending.connectorID, e);
     }
     const outcome = await ctx.logins.complete(pending, pending.connectorID, identity, browser);
-    req.log.info(
-      { connector: pending.connectorID, client: pending.clientID, user: identity.userID },
-      'login successful',
-    );
+    ctx.audit.login(req.log, {
+      connector: pending.connectorID,
+      client: pending.clientID,
+      user: identity.userID,
+      result: 'success',
+      via: 'callback',
+    });
     await sendOutcome(ctx, res, outcome, 302);
   });
 

@@ -4,6 +4,7 @@ import type { Storage, Client } from '../storage/storage.js';
 import { isNotFound } from '../storage/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Audit } from '../observability/audit.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
 import type { Sealer } from '../keys/sealer.js';
@@ -24,6 +25,7 @@ export interface ServerContext {
   storage: Storage;
   logger: Logger;
   metrics: Metrics;
+  audit: Audit;
   clock: Clock;
   ids: IdGenerator;
   sealer: Sealer;

@@ -8,6 +8,8 @@ import { KeyManager } from '../keys/manager.js';
 import { JwtSigner } from '../keys/signer.js';
 import { Metrics } from '../observability/metrics.js';
 import { HealthChecker } from '../observability/health.js';
+import { Audit } from '../observability/audit.js';
+import { instrumentStorage } from '../observability/instrumented-storage.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Sealer } from '../keys/sealer.js';
 import { ConnectorRegistry } from '../connectors/registry.js';
@@ -61,7 +63,10 @@ export async function startLatchkey(
   }
 
   const metrics = new Metrics();
-  const storage = withStaticOverlay(await openStorage(config.storage), staticEntities(config));
+  const storage = instrumentStorage(
+    withStaticOverlay(await openStorage(config.storage), staticEntities(config)),
+    metrics,
+  );
   const timers: NodeJS.Timeout[] = [];
   const listeners: RunningListener[] = [];
   const keyManagers: KeyManager[] = [];
@@ -100,6 +105,7 @@ export async function startLatchkey(
       storage,
       logger,
       metrics,
+      audit: new Audit(metrics),
       clock,
       ids,
       sealer: new Sealer(sealingKeys, { clock, maxAgeMs: config.expiry.authRequests }),
@@ -177,6 +183,7 @@ export async function startLatchkey(
       storage
         .garbageCollect(clock.now())
         .then((r) => {
+          for (const [kind, n] of Object.entries(r)) if (n > 0) metrics.gcDeleted.inc({ kind }, n);
           const total = Object.values(r).reduce((a, b) => a + b, 0);
           if (total > 0) logger.info({ component: 'gc', ...r }, 'garbage collection removed expired objects');
         })

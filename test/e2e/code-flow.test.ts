@@ -77,6 +77,36 @@ describe('openid-client against examples/config-dev.yaml', () => {
     });
   });
 
+  it('moves the business metrics on a login, a refresh and a refused refresh', async () => {
+    const metric = async (line: RegExp): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${cfg.telemetryPort}/metrics`)).text();
+      const m = line.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const logins = /^latchkey_logins_total\{connector="local",result="success"\} (\d+)$/m;
+    const codeGrants = /^latchkey_tokens_issued_total\{grant="authorization_code"\} (\d+)$/m;
+    const refreshes = /^latchkey_tokens_issued_total\{grant="refresh_token"\} (\d+)$/m;
+    const refused = /^latchkey_refresh_failures_total\{reason="invalid"\} (\d+)$/m;
+    const conflicts =
+      /^latchkey_storage_operation_duration_seconds_count\{operation="createAuthCode",outcome="ok"\} (\d+)$/m;
+    const before = await Promise.all([logins, codeGrants, refreshes, refused, conflicts].map(metric));
+
+    const { callback, verifier, nonce, state } = await login('openid offline_access');
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, {
+      pkceCodeVerifier: verifier,
+      expectedNonce: nonce,
+      expectedState: state,
+    });
+    await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    await expect(oidc.refreshTokenGrant(rp, 'not-a-refresh-token')).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+
+    const after = await Promise.all([logins, codeGrants, refreshes, refused, conflicts].map(metric));
+    expect(after.map((v, i) => v - before[i]!)).toEqual([1, 1, 1, 1, 1]);
+    expect(server.output()).toMatch(/"audit":"login".*"result":"success"/);
+  });
+
   it('serves the password grant through oauth2.passwordConnector', async () => {
     const tokens = await oidc.genericGrantRequest(rp, 'password', {
       username: 'admin@example.com',

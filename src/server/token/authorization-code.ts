@@ -52,14 +52,11 @@ export const authorizationCodeGrant: GrantHandler = async (ctx, req, client, par
       });
     }
   }
-  req.log.info(
-    {
-      client: client.id,
-      connector: grant.connectorID,
-      user: grant.claims.userID,
-      grant: 'authorization_code',
-    },
-    'tokens issued',
-  );
+  ctx.audit.tokensIssued(req.log, {
+    grant: 'authorization_code',
+    client: client.id,
+    connector: grant.connectorID,
+    user: grant.claims.userID,
+  });
   return tokenResponse(minted, refreshToken);
 };

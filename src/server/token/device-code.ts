@@ -31,9 +31,11 @@ export const deviceCodeGrant: GrantHandler = async (ctx, req, client, params) =>
       });
     }
   }
-  req.log.info(
-    { client: client.id, connector: grant.connectorID, user: grant.claims.userID, grant: 'device_code' },
-    'tokens issued',
-  );
+  ctx.audit.tokensIssued(req.log, {
+    grant: 'device_code',
+    client: client.id,
+    connector: grant.connectorID,
+    user: grant.claims.userID,
+  });
   return tokenResponse(minted, refreshToken);
 };

@@ -25,7 +25,13 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
   const ip = ctx.clientIP(req);
   const finish = ctx.throttle.begin(connectorID, username, ip);
   if (!finish) {
-    req.log.warn({ connector: connectorID, ip }, 'password grant throttled');
+    ctx.audit.login(req.log, {
+      connector: connectorID,
+      client: client.id,
+      result: 'throttled',
+      via: 'password_grant',
+      ip,
+    });
     throw new OAuthError('invalid_grant', 'Too many failed attempts. Try again later.', 429);
   }
   let identity;
@@ -33,14 +39,35 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
     identity = await opened.connector.login(scopesOf({ scopes }), username, password);
   } catch (e) {
     finish(true); // the directory failed, not the user: no strike
+    ctx.audit.login(req.log, {
+      connector: connectorID,
+      client: client.id,
+      result: 'error',
+      via: 'password_grant',
+      ip,
+    });
     if (e instanceof ConnectorError) throw new OAuthError('temporarily_unavailable', e.userMessage);
     throw e;
   }
   finish(identity !== undefined);
   if (!identity) {
-    req.log.info({ connector: connectorID, ip }, 'password grant failed');
+    ctx.audit.login(req.log, {
+      connector: connectorID,
+      client: client.id,
+      result: 'failure',
+      via: 'password_grant',
+      ip,
+    });
     throw new OAuthError('invalid_grant', 'Invalid username or password.');
   }
+  ctx.audit.login(req.log, {
+    connector: connectorID,
+    client: client.id,
+    user: identity.userID,
+    result: 'success',
+    via: 'password_grant',
+    ip,
+  });
 
   const subject = {
     clientID: client.id,
@@ -58,9 +85,11 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
           ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
         })
       : undefined;
-  req.log.info(
-    { client: client.id, connector: connectorID, user: identity.userID, grant: 'password' },
-    'tokens issued',
-  );
+  ctx.audit.tokensIssued(req.log, {
+    grant: 'password',
+    client: client.id,
+    connector: connectorID,
+    user: identity.userID,
+  });
   return tokenResponse(minted, refreshToken);
 };

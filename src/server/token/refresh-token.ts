@@ -1,4 +1,5 @@
 import { OAuthError } from '../../oauth/errors.js';
+import { RefreshRejected } from '../../oauth/refresh.js';
 import { splitScopes } from '../../oauth/scopes.js';
 import { canRefresh, ConnectorError, RefreshDeniedError, type Identity } from '../../connectors/connector.js';
 import { claimsOf } from '../../oauth/login.js';
@@ -11,6 +12,16 @@ import { tokenResponse, type GrantHandler } from './grant.js';
  * window get the same successor and the identity as stored.
  */
 export const refreshTokenGrant: GrantHandler = async (ctx, req, client, params) => {
+  try {
+    return await refresh(ctx, req, client, params);
+  } catch (e) {
+    if (e instanceof RefreshRejected)
+      ctx.audit.refreshRefused(req.log, { reason: e.reason, client: client.id });
+    throw e;
+  }
+};
+
+const refresh: GrantHandler = async (ctx, req, client, params) => {
   if (!params.refresh_token) throw new OAuthError('invalid_request', 'Missing refresh_token.');
   const used = await ctx.refreshTokens.use(params.refresh_token, client.id);
   let token = used.token;
@@ -28,7 +39,7 @@ export const refreshTokenGrant: GrantHandler = async (ctx, req, client, params) 
     const opened = await ctx.connectors.get(token.connectorID);
     if (!opened) {
       await ctx.refreshTokens.revoke(token.id);
-      throw new OAuthError('invalid_grant', 'The login method of this refresh token no longer exists.');
+      throw new RefreshRejected('connector_gone', 'The login method of this refresh token no longer exists.');
     }
     if (canRefresh(opened.connector)) {
       const current: Identity = {
@@ -45,7 +56,7 @@ export const refreshTokenGrant: GrantHandler = async (ctx, req, client, params) 
             { client: client.id, connector: token.connectorID, reason: e.message },
             'refresh denied by connector',
           );
-          throw new OAuthError('invalid_grant', 'The user can no longer be signed in; log in again.');
+          throw new RefreshRejected('revoked_upstream', 'The user can no longer be signed in; log in again.');
         }
         if (e instanceof ConnectorError) throw new OAuthError('temporarily_unavailable', e.userMessage);
         throw e;
@@ -67,9 +78,11 @@ export const refreshTokenGrant: GrantHandler = async (ctx, req, client, params) 
     connectorID: token.connectorID,
     ...(token.authTime ? { authTime: token.authTime } : {}),
   });
-  req.log.info(
-    { client: client.id, connector: token.connectorID, user: token.claims.userID, grant: 'refresh_token' },
-    'tokens issued',
-  );
+  ctx.audit.tokensIssued(req.log, {
+    grant: 'refresh_token',
+    client: client.id,
+    connector: token.connectorID,
+    user: token.claims.userID,
+  });
   return tokenResponse(minted, used.wire);
 };
