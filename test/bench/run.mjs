@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// Token endpoint benchmark (DESIGN.md "Budgets"): refresh_token grant, SQLite storage, rotation off, an RS256
+// ID token and an RS256 JWT access token per response. Reports ratios measured in this run, never absolute
+// targets: responses/s × signatures per response against this machine's RS256 signatures/s (target ≥ 60 %).
+// Run with `npm run bench` (builds first). Never part of `npm test`.
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+/** Runs `task` with `concurrency` workers for `seconds`; returns completions per second. */
+async function throughput(task, seconds, concurrency) {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await task();
+      done++;
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return done / ((performance.now() - start) / 1000);
+}
+
+/** The machine's RS256 rate: node:crypto's asynchronous sign on the thread pool, the fastest Node offers. */
+async function signaturesPerSecond() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const input = Buffer.from('eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2JlbmNoIn0', 'ascii');
+  return throughput(
+    () =>
+      new Promise((resolve, reject) =>
+        sign('sha256', input, privateKey, (e, s) => (e ? reject(e) : resolve(s))),
+      ),
+    SECONDS,
+    CONCURRENCY,
+  );
+}
+
+async function startLatchkey() {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}/dex`;
+  const config = `issuer: ${issuer}
+storage:
+  type: sqlite3
+  config:
+    file: ${join(dir, 'bench.db')}
+web:
+  http: 127.0.0.1:${port}
+logger:
+  level: warn
+  format: json
+expiry:
+  refreshTokens:
+    disableRotation: true
+oauth2:
+  passwordConnector: local
+enablePasswordDB: true
+staticPasswords:
+- email: bench@example.com
+  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"
+  username: bench
+  userID: bench-user
+staticClients:
+- id: bench
+  secret: bench-secret
+  name: Bench
+  redirectURIs: [http://127.0.0.1/cb]
+`;
+  await writeFile(join(dir, 'config.yaml'), config);
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []),
+      join(ROOT, 'bin/latchkey.js'),
+      'serve',
+      join(dir, 'config.yaml'),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error('latchkey did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { issuer, stop: () => child.kill('SIGTERM') };
+}
+
+async function refreshThroughput(issuer) {
+  const auth = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
+  const tokenURL = `${issuer}/token`;
+  const first = await fetch(tokenURL, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=password&username=bench@example.com&password=password&scope=openid%20offline_access',
+  });
+  const { refresh_token: refreshToken } = await first.json();
+  if (!refreshToken) throw new Error('no refresh token');
+  const dispatcher = new Agent({ connections: CONCURRENCY, pipelining: 1 });
+  const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}`;
+  let failures = 0;
+  const rps = await throughput(
+    async () => {
+      const res = await request(tokenURL, {
+        method: 'POST',
+        dispatcher,
+        headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      const json = await res.body.json();
+      if (res.statusCode !== 200 || !json.id_token) failures++;
+    },
+    SECONDS,
+    CONCURRENCY,
+  );
+  await dispatcher.close();
+  return { rps, failures };
+}
+
+const cores = availableParallelism();
+console.log(
+  `token endpoint benchmark: ${SECONDS}s per measurement, ${CONCURRENCY} concurrent requests, ${cores} cores`,
+);
+const sigs = await signaturesPerSecond();
+console.log(`baseline: ${sigs.toFixed(0)} RS256 signatures/s (node:crypto on the thread pool, this process)`);
+const server = await startLatchkey();
+try {
+  const { rps, failures } = await refreshThroughput(server.issuer);
+  const ratio = (rps * 2) / sigs;
+  console.log(
+    `latchkey refresh_token grant: ${rps.toFixed(0)} responses/s (${failures} failed), 2 signatures each`,
+  );
+  console.log(
+    `signature efficiency: ${(ratio * 100).toFixed(0)} % of the machine's RS256 signatures/s (target ≥ 60 %)`,
+  );
+} finally {
+  server.stop();
+}
