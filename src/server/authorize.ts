@@ -11,6 +11,7 @@ import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
 import type { LoginOutcome } from '../oauth/login.js';
 import { browserValue, ensureBrowserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { renderErrorPage, renderPage } from './pages.js';
+import { checkPassword } from './password-check.js';
 
 /** The pending request once the user picked a connector (what travels to the upstream as `state`). */
 type PendingWithConnector = PendingAuthRequest & { connectorID: string };
@@ -112,52 +113,20 @@ export function authorizeRoutes(ctx: ServerContext): Router {
       browser,
       username: login,
     };
-    const ip = ctx.clientIP(req);
-    const finish = ctx.throttle.begin(connectorID, login, ip);
-    if (!finish) {
-      ctx.audit.login(req.log, {
-        connector: connectorID,
-        client: pending.clientID,
-        result: 'throttled',
-        via: 'form',
-        ip,
-      });
-      return renderPasswordPage(ctx, res, 429, { ...page, throttled: true });
-    }
-    let identity;
-    try {
-      identity = await opened.connector.login(scopesOf(pending), login, password);
-    } catch (e) {
-      finish(true); // the directory failed, not the user: no strike
-      ctx.audit.login(req.log, {
-        connector: connectorID,
-        client: pending.clientID,
-        result: 'error',
-        via: 'form',
-        ip,
-      });
-      return connectorFailed(ctx, req, res, connectorID, e);
-    }
-    finish(identity !== undefined);
-    if (!identity) {
-      ctx.audit.login(req.log, {
-        connector: connectorID,
-        client: pending.clientID,
-        result: 'failure',
-        via: 'form',
-        ip,
-      });
-      return renderPasswordPage(ctx, res, 401, { ...page, invalid: true });
-    }
-    const outcome = await ctx.logins.complete(pending, connectorID, identity, browser);
-    ctx.audit.login(req.log, {
-      connector: connectorID,
+    const check = await checkPassword(ctx, req, {
+      connectorID,
+      connector: opened.connector,
+      scopes: scopesOf(pending),
+      username: login,
+      password,
       client: pending.clientID,
-      user: identity.userID,
-      result: 'success',
       via: 'form',
-      ip,
     });
+    if (check.result === 'throttled') return renderPasswordPage(ctx, res, 429, { ...page, throttled: true });
+    if (check.result === 'failure') return renderPasswordPage(ctx, res, 401, { ...page, invalid: true });
+    if (check.result === 'error') return connectorFailed(ctx, req, res, connectorID, check.error);
+    const { identity } = check;
+    const outcome = await ctx.logins.complete(pending, connectorID, identity, browser);
     await sendOutcome(ctx, res, outcome, 303);
   });
 

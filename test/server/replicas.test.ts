@@ -34,15 +34,15 @@ describe('two server processes sharing one SQLite file', () => {
       servers.push(await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`));
     }
 
+    // On a busy machine a rotation may already have happened while the second process started.
     const initial = await jwksKids(a.issuer);
-    expect(initial).toHaveLength(2);
-    expect(await jwksKids(b.issuer)).toEqual(initial);
+    expect(initial.length).toBeGreaterThanOrEqual(2);
 
     // Wait (against a deadline) until at least two rotation steps have happened, and both replicas agree.
     const rotated = await waitFor(
       async () => {
         const [ka, kb] = await Promise.all([jwksKids(a.issuer), jwksKids(b.issuer)]);
-        return ka.length >= 4 && JSON.stringify(ka) === JSON.stringify(kb) ? ka : undefined;
+        return ka.length >= initial.length + 2 && JSON.stringify(ka) === JSON.stringify(kb) ? ka : undefined;
       },
       { timeoutMs: 8 * PERIOD_S * 1000, intervalMs: 200, what: 'two rotations seen by both replicas' },
     );

@@ -2,8 +2,7 @@ import { OAuthError } from '../../oauth/errors.js';
 import { CodeNotFoundError } from '../../oauth/codes.js';
 import { verifyCodeVerifier } from '../../oauth/pkce.js';
 import { refreshIDForCode } from '../../oauth/refresh.js';
-import { canRefresh } from '../../connectors/connector.js';
-import { tokenResponse, type GrantHandler } from './grant.js';
+import { refreshTokenFor, tokenResponse, type GrantHandler } from './grant.js';
 
 /**
  * authorization_code (RFC 6749 §4.1.3 + PKCE): the code is consumed before anything is minted. A code seen
@@ -41,17 +40,7 @@ export const authorizationCodeGrant: GrantHandler = async (ctx, req, client, par
     ...(grant.authTime ? { authTime: grant.authTime } : {}),
   };
   const minted = await ctx.minter.mint(subject, { code });
-  let refreshToken: string | undefined;
-  if (grant.scopes.includes('offline_access')) {
-    const opened = await ctx.connectors.get(grant.connectorID);
-    if (opened && canRefresh(opened.connector)) {
-      refreshToken = await ctx.refreshTokens.create({
-        ...subject,
-        id: refreshIDForCode(grant.id),
-        ...(grant.connectorData ? { connectorData: grant.connectorData } : {}),
-      });
-    }
-  }
+  const refreshToken = await refreshTokenFor(ctx, subject, grant.connectorData, refreshIDForCode(grant.id));
   ctx.audit.tokensIssued(req.log, {
     grant: 'authorization_code',
     client: client.id,

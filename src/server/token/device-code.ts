@@ -1,6 +1,5 @@
-import { canRefresh } from '../../connectors/connector.js';
 import { OAuthError } from '../../oauth/errors.js';
-import { tokenResponse, type GrantHandler } from './grant.js';
+import { refreshTokenFor, tokenResponse, type GrantHandler } from './grant.js';
 
 /**
  * urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4): the polling device. Tokens are minted when
@@ -21,16 +20,7 @@ export const deviceCodeGrant: GrantHandler = async (ctx, req, client, params) =>
     ...(grant.authTime ? { authTime: new Date(grant.authTime) } : {}),
   };
   const minted = await ctx.minter.mint(subject);
-  let refreshToken: string | undefined;
-  if (grant.scopes.includes('offline_access')) {
-    const opened = await ctx.connectors.get(grant.connectorID);
-    if (opened && canRefresh(opened.connector)) {
-      refreshToken = await ctx.refreshTokens.create({
-        ...subject,
-        ...(connectorData ? { connectorData } : {}),
-      });
-    }
-  }
+  const refreshToken = await refreshTokenFor(ctx, subject, connectorData);
   ctx.audit.tokensIssued(req.log, {
     grant: 'device_code',
     client: client.id,

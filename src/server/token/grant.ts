@@ -2,6 +2,8 @@ import type { Request } from 'express';
 import type { Client } from '../../storage/storage.js';
 import type { MintedTokens } from '../../tokens/mint.js';
 import type { ServerContext } from '../context.js';
+import type { TokenSubject } from '../../tokens/claims.js';
+import { canRefresh } from '../../connectors/connector.js';
 
 /** A token response body (reference §2: Dex's fields; token_type lower-case "bearer"). */
 export interface TokenResponse {
@@ -30,4 +32,25 @@ export function tokenResponse(minted: MintedTokens, refreshToken?: string): Toke
     ...(refreshToken ? { refresh_token: refreshToken } : {}),
     ...(minted.idToken ? { id_token: minted.idToken } : {}),
   };
+}
+
+/**
+ * A refresh token for a new login, when `offline_access` was granted and the connector can refresh the
+ * identity later (Dex's rule); otherwise none.
+ */
+export async function refreshTokenFor(
+  ctx: ServerContext,
+  subject: TokenSubject & { authTime?: Date },
+  connectorData: Uint8Array | undefined,
+  id?: string,
+): Promise<string | undefined> {
+  if (!subject.scopes.includes('offline_access')) return undefined;
+  const opened = await ctx.connectors.get(subject.connectorID);
+  if (!opened || !canRefresh(opened.connector)) return undefined;
+  return ctx.refreshTokens.create({
+    ...subject,
+    nonce: subject.nonce ?? '',
+    ...(id ? { id } : {}),
+    ...(connectorData ? { connectorData } : {}),
+  });
 }

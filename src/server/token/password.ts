@@ -1,10 +1,11 @@
 import { OAuthError } from '../../oauth/errors.js';
 import { splitScopes, validateScopes } from '../../oauth/scopes.js';
 import { claimsOf } from '../../oauth/login.js';
-import { canRefresh, ConnectorError } from '../../connectors/connector.js';
+import { ConnectorError } from '../../connectors/connector.js';
+import { checkPassword } from '../password-check.js';
 import { findClient } from '../context.js';
 import { scopesOf } from '../authorize.js';
-import { tokenResponse, type GrantHandler } from './grant.js';
+import { refreshTokenFor, tokenResponse, type GrantHandler } from './grant.js';
 
 /**
  * password (RFC 6749 §4.3) through `oauth2.passwordConnector`, for CLIs like kubelogin
@@ -22,52 +23,25 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
   if (!opened || opened.connector.kind !== 'password') {
     throw new OAuthError('server_error', 'The password connector is not available.');
   }
-  const ip = ctx.clientIP(req);
-  const finish = ctx.throttle.begin(connectorID, username, ip);
-  if (!finish) {
-    ctx.audit.login(req.log, {
-      connector: connectorID,
-      client: client.id,
-      result: 'throttled',
-      via: 'password_grant',
-      ip,
-    });
+  const check = await checkPassword(ctx, req, {
+    connectorID,
+    connector: opened.connector,
+    scopes: scopesOf({ scopes }),
+    username,
+    password,
+    client: client.id,
+    via: 'password_grant',
+  });
+  if (check.result === 'throttled') {
     throw new OAuthError('invalid_grant', 'Too many failed attempts. Try again later.', 429);
   }
-  let identity;
-  try {
-    identity = await opened.connector.login(scopesOf({ scopes }), username, password);
-  } catch (e) {
-    finish(true); // the directory failed, not the user: no strike
-    ctx.audit.login(req.log, {
-      connector: connectorID,
-      client: client.id,
-      result: 'error',
-      via: 'password_grant',
-      ip,
-    });
-    if (e instanceof ConnectorError) throw new OAuthError('temporarily_unavailable', e.userMessage);
-    throw e;
+  if (check.result === 'failure') throw new OAuthError('invalid_grant', 'Invalid username or password.');
+  if (check.result === 'error') {
+    if (check.error instanceof ConnectorError)
+      throw new OAuthError('temporarily_unavailable', check.error.userMessage);
+    throw check.error;
   }
-  finish(identity !== undefined);
-  if (!identity) {
-    ctx.audit.login(req.log, {
-      connector: connectorID,
-      client: client.id,
-      result: 'failure',
-      via: 'password_grant',
-      ip,
-    });
-    throw new OAuthError('invalid_grant', 'Invalid username or password.');
-  }
-  ctx.audit.login(req.log, {
-    connector: connectorID,
-    client: client.id,
-    user: identity.userID,
-    result: 'success',
-    via: 'password_grant',
-    ip,
-  });
+  const { identity } = check;
 
   const subject = {
     clientID: client.id,
@@ -78,13 +52,7 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
     authTime: ctx.clock.now(),
   };
   const minted = await ctx.minter.mint(subject);
-  const refreshToken =
-    scopes.includes('offline_access') && canRefresh(opened.connector)
-      ? await ctx.refreshTokens.create({
-          ...subject,
-          ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
-        })
-      : undefined;
+  const refreshToken = await refreshTokenFor(ctx, subject, identity.connectorData);
   ctx.audit.tokensIssued(req.log, {
     grant: 'password',
     client: client.id,
