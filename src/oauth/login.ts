@@ -82,6 +82,7 @@ export class LoginCompletion {
       authTime: now,
     };
     await this.storage.createAuthRequest(request);
+    this.remember(request);
     return { kind: 'approval', authRequestID: request.id, tag: approvalTag(browserValue, request) };
   }
 
@@ -95,12 +96,14 @@ export class LoginCompletion {
     tag: unknown,
   ): Promise<AuthRequest | undefined> {
     if (typeof id !== 'string' || !/^[a-z][a-z2-7]{24}$/.test(id)) return undefined;
-    let request: AuthRequest;
-    try {
-      request = await this.storage.getAuthRequest(id);
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
+    let request = this.recent.get(id);
+    if (!request) {
+      try {
+        request = await this.storage.getAuthRequest(id);
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
     }
     if (!browserValue || !verifyBrowserTag(browserValue, approvalPurpose(request), tag)) return undefined;
     if (request.expiry.getTime() < this.clock.now().getTime()) return undefined;
@@ -156,7 +159,26 @@ export class LoginCompletion {
     await this.deleteQuietly(request.id);
   }
 
+  /**
+   * AuthRequests this replica wrote, kept until approved, declined or expired: the approval page and its
+   * POST usually land on the replica that wrote the request, and then cost no storage read (the budget of a
+   * whole login is two uncached reads). Another replica reads storage. The entity never changes after it is
+   * written, so the copy cannot go stale; only its deletion matters, and that goes through this class.
+   */
+  private readonly recent = new Map<string, AuthRequest>();
+
+  private remember(request: AuthRequest): void {
+    const now = this.clock.now().getTime();
+    if (this.recent.size >= RECENT_LIMIT) {
+      for (const [id, r] of this.recent) if (r.expiry.getTime() < now) this.recent.delete(id);
+      // Still full: drop the oldest (Map keeps insertion order).
+      while (this.recent.size >= RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value!);
+    }
+    this.recent.set(request.id, request);
+  }
+
   private async deleteQuietly(id: string): Promise<void> {
+    this.recent.delete(id);
     try {
       await this.storage.deleteAuthRequest(id);
     } catch (e) {
@@ -164,6 +186,9 @@ export class LoginCompletion {
     }
   }
 }
+
+/** Upper bound on remembered AuthRequests (each a few hundred bytes). */
+const RECENT_LIMIT = 10_000;
 
 function approvalPurpose(request: Pick<AuthRequest, 'id' | 'hmacKey'>): string {
   return `approval:${request.id}:${request.hmacKey}`;

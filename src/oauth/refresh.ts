@@ -122,13 +122,21 @@ export class RefreshTokens {
     throw new RefreshRejected('invalid', INVALID);
   }
 
-  /** Replaces the identity after the connector refreshed it (the second and last write of a refresh). */
+  /**
+   * Replaces the identity after the connector refreshed it (the second and last write of a refresh) — only
+   * when something changed, so refreshing an unchanged user costs one write.
+   */
   async updateIdentity(
-    id: string,
+    token: RefreshToken,
     claims: Claims,
     connectorData: Uint8Array | undefined,
   ): Promise<RefreshToken> {
-    return this.storage.updateRefreshToken(id, (old) => {
+    const sameData =
+      connectorData === undefined ||
+      (token.connectorData !== undefined &&
+        Buffer.from(connectorData).equals(Buffer.from(token.connectorData)));
+    if (sameData && JSON.stringify(claims) === JSON.stringify(token.claims)) return token;
+    return this.storage.updateRefreshToken(token.id, (old) => {
       const next: RefreshToken = { ...old, claims };
       if (connectorData) next.connectorData = connectorData;
       return next;

@@ -368,11 +368,22 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
     const wire = await rt.create(newToken());
     const before = await stored(idOf(wire));
     const claims = { ...before.claims, groups: ['devs'], email: 'j@example.org' };
-    const updated = await rt.updateIdentity(before.id, claims, Uint8Array.from([9]));
+    const updated = await rt.updateIdentity(before, claims, Uint8Array.from([9]));
     expect(updated).toEqual({ ...before, claims, connectorData: Uint8Array.from([9]) });
     expect(await stored(before.id)).toEqual(updated);
-    const kept = await rt.updateIdentity(before.id, before.claims, undefined);
+    const kept = await rt.updateIdentity(updated, updated.claims, undefined);
     expect(kept.connectorData).toEqual(Uint8Array.from([9]));
+  });
+
+  it('updateIdentity writes nothing when the identity did not change', async () => {
+    const rt = tokens();
+    const wire = await rt.create(newToken());
+    const before = await stored(idOf(wire));
+    // Passing a stale copy would overwrite a change if a write happened: nothing may be written.
+    await storage.updateRefreshToken(before.id, (old) => ({ ...old, nonce: 'changed-meanwhile' }));
+    const same = await rt.updateIdentity(before, { ...before.claims }, before.connectorData);
+    expect(same).toBe(before);
+    expect((await stored(before.id)).nonce).toBe('changed-meanwhile');
   });
 
   describe('revokePresented', () => {

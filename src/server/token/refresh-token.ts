@@ -63,7 +63,7 @@ const refresh: GrantHandler = async (ctx, req, client, params) => {
       }
       // The user ID is the identity: a connector may not swap it on refresh.
       token = await ctx.refreshTokens.updateIdentity(
-        token.id,
+        token,
         { ...claimsOf(fresh), userID: token.claims.userID },
         fresh.connectorData,
       );
