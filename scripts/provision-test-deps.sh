@@ -10,6 +10,35 @@ need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1 ($2)"); }
 need openssl "Debian package openssl"
 need kubectl "kubectl 1.32+ on PATH"
 need go "Go 1.26 with the Go module proxy, to build the Go test peers"
+
+# OpenLDAP (Debian's slapd and ldap-utils) for the LDAP connector tests, which start their own slapd on free
+# loopback ports (test/helpers/slapd.ts). Installed when missing and running as root.
+slapd_missing() {
+  [[ -x /usr/sbin/slapd && -x /usr/sbin/slapadd ]] || return 0
+  command -v ldapmodify >/dev/null 2>&1 && command -v ldapdelete >/dev/null 2>&1 && return 1
+  return 0
+}
+if slapd_missing; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "provision-test-deps: installing slapd and ldap-utils (Debian) for the LDAP tests" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq slapd ldap-utils >&2
+    # The package's postinst may start a system slapd (on :389, from /etc/ldap/slapd.d): stop it and keep it
+    # from starting at boot; the tests run their own.
+    if [[ -f /run/slapd/slapd.pid ]] && kill -0 "$(cat /run/slapd/slapd.pid)" 2>/dev/null; then
+      service slapd stop >&2 2>&1 || kill "$(cat /run/slapd/slapd.pid)" || true
+    fi
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      systemctl disable --now slapd >/dev/null 2>&1 || true
+    else
+      update-rc.d slapd disable >/dev/null 2>&1 || true
+    fi
+  else
+    missing+=("slapd and ldap-utils (Debian packages: as root, apt-get install slapd ldap-utils; or run this script as root)")
+  fi
+fi
+
 if ((${#missing[@]})); then
   printf 'provision-test-deps: missing: %s\n' "${missing[@]}" >&2
   exit 1

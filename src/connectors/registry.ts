@@ -2,6 +2,8 @@ import { isNotFound } from '../storage/errors.js';
 import type { Connector as ConnectorEntity, ListOptions, Storage } from '../storage/storage.js';
 import { ConnectorConfigReader, ConnectorConfigError, connectorPath } from './config-keys.js';
 import type { Connector } from './connector.js';
+import { LDAP_CONFIG_KEYS } from './ldap/config.js';
+import { openLdapConnector } from './ldap/ldap.js';
 import { LocalConnector } from './local/local.js';
 import { MockCallbackConnector } from './mock/callback.js';
 import { MockPasswordConnector } from './mock/password.js';
@@ -34,6 +36,10 @@ const TYPES: Record<string, ConnectorType> = {
   local: {
     keys: [],
     open: (entity, _config, deps) => new LocalConnector(deps.storage, { id: entity.id, logger: deps.logger }),
+  },
+  ldap: {
+    keys: LDAP_CONFIG_KEYS,
+    open: (entity, _config, deps) => openLdapConnector(entity.id, entity.config, { logger: deps.logger }),
   },
   mockCallback: {
     keys: ['failRefresh'],

@@ -47,7 +47,7 @@ describe('openConnector', () => {
     expect(d.logger.records).toEqual([]);
   });
 
-  it.each(['saml', 'ldap', 'oidc', 'github', 'oauth', 'toString', ''])(
+  it.each(['saml', 'oidc', 'github', 'oauth', 'toString', ''])(
     'refuses type %j as not supported yet',
     (type) => {
       expect(() => openConnector(entity('x', type), deps())).toThrow(ConnectorConfigError);
