@@ -60,6 +60,11 @@ const TYPES: Record<string, ConnectorType> = {
  * Builds the connector a stored entity describes. Throws ConnectorConfigError (an Error whose message starts
  * with `connectors[<id>].config.<key>`) for a bad config, and an Error for a type this build cannot open.
  */
+/** Whether this build can open connectors of `type` (the config accepts a few more, implemented later). */
+export function isImplementedConnectorType(type: string): boolean {
+  return Object.hasOwn(TYPES, type);
+}
+
 export function openConnector(entity: ConnectorEntity, deps: ConnectorDeps): Connector {
   const type = Object.hasOwn(TYPES, entity.type) ? TYPES[entity.type] : undefined;
   if (type === undefined) {

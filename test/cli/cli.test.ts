@@ -85,3 +85,29 @@ describe('latchkey serve --check on every malformed config', () => {
     for (const p of problems) expect(r.stderr).toContain(`  ${p}\n`);
   });
 });
+
+describe('latchkey serve --check validates connector settings without dialling', () => {
+  it('names the key path of a bad LDAP setting and exits 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
+    const file = join(dir, 'ldap.yaml');
+    await writeFile(
+      file,
+      [
+        'issuer: http://127.0.0.1:5556/dex',
+        'storage: {type: memory}',
+        'web: {http: 127.0.0.1:5556}',
+        'connectors:',
+        '- {type: ldap, id: ldap, name: LDAP, config: {host: "ldap.invalid:636", userSearch: {username: uid}}}',
+      ].join('\n'),
+    );
+    const r = await runCli(['serve', '--check', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('  connectors[ldap].config.userSearch.baseDN: required\n');
+  });
+
+  it('warns about connector types this build cannot open yet', async () => {
+    const r = await runCli(['serve', '--check', 'examples/k8s/config.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('connectors[github].type: "github" is not implemented yet');
+  });
+});
