@@ -64,7 +64,10 @@ export async function startLatchkey(
 
   const metrics = new Metrics();
   const storage = instrumentStorage(
-    withStaticOverlay(await openStorage(config.storage), staticEntities(config)),
+    withStaticOverlay(
+      await openStorage(config.storage, { logger: logger.child({ component: 'storage' }) }),
+      staticEntities(config),
+    ),
     metrics,
   );
   const timers: NodeJS.Timeout[] = [];

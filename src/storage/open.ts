@@ -1,12 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { StorageConfig } from '../config/types.js';
+import { KubernetesStorage } from './kubernetes/kubernetes.js';
+import type { StorageLogger } from './kubernetes/logger.js';
 import { MemoryStorage } from './memory/memory.js';
 import { SqliteStorage } from './sqlite/sqlite.js';
 import type { Storage } from './storage.js';
 
-/** Opens the configured back end, ready for use (SQLite: file created and migrated). */
-export async function openStorage(cfg: StorageConfig): Promise<Storage> {
+export interface OpenStorageOptions {
+  logger?: StorageLogger;
+}
+
+/**
+ * Opens the configured back end, ready for use (SQLite: file created and migrated; Kubernetes: CRDs
+ * checked or created, permissions checked, watch caches filled).
+ */
+export async function openStorage(cfg: StorageConfig, opts: OpenStorageOptions = {}): Promise<Storage> {
   switch (cfg.type) {
     case 'memory':
       return new MemoryStorage();
@@ -14,9 +23,6 @@ export async function openStorage(cfg: StorageConfig): Promise<Storage> {
       if (cfg.file !== ':memory:') await mkdir(dirname(resolve(cfg.file)), { recursive: true });
       return SqliteStorage.open(cfg.file);
     case 'kubernetes':
-      throw new Error(
-        'storage type "kubernetes" is accepted by the configuration but not implemented yet in this build ' +
-          '(it has its own issue); use "sqlite3" or "memory" for now',
-      );
+      return KubernetesStorage.open(cfg, opts.logger ? { logger: opts.logger } : {});
   }
 }

@@ -1,0 +1,253 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { KubeApiError, type KubeApi, type KubeObject, type ResourceRef } from './api.js';
+import { KubernetesStorageStartupError } from './cluster.js';
+import { ALL_KINDS, GROUP, type Kind } from './codec.js';
+import type { StorageLogger } from './logger.js';
+
+// What `open` checks before serving: the CRDs exist (or are created from manifests/crds with
+// crdHandling: ensure), the credentials may do what the back end does, and the API answers at all. Each
+// failure says what is wrong in words an operator can act on.
+
+const CRD_REF: ResourceRef = {
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  plural: 'customresourcedefinitions',
+};
+const RULES_REVIEW_REF: ResourceRef = {
+  group: 'authorization.k8s.io',
+  version: 'v1',
+  plural: 'selfsubjectrulesreviews',
+};
+
+const CLUSTER_SCOPED = new Set([CRD_REF.plural, RULES_REVIEW_REF.plural]);
+
+/** manifests/crds, found from this module both in src/ and in dist/. */
+export const DEFAULT_CRD_DIR = fileURLToPath(new URL('../../../manifests/crds/', import.meta.url));
+
+export const crdName = (k: Kind<unknown>): string => `${k.plural}.${GROUP}`;
+
+export function loadCrdManifests(dir: string = DEFAULT_CRD_DIR): Map<string, KubeObject> {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
+  } catch (e) {
+    throw new KubernetesStorageStartupError(
+      `cannot read the CRD manifests in ${dir}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const crds = new Map<string, KubeObject>();
+  for (const f of files) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
+      const o = doc.toJS() as KubeObject | null;
+      if (o?.kind === 'CustomResourceDefinition') crds.set(o.metadata.name, o);
+    }
+  }
+  return crds;
+}
+
+/** The message for a failed start-up request. */
+export function describeStartupFailure(e: unknown, namespace: string): string {
+  if (!(e instanceof KubeApiError)) return String((e as Error)?.message ?? e);
+  if (e.status === 403) {
+    const user = /User "([^"]*)"/.exec(e.message)?.[1];
+    const where = CLUSTER_SCOPED.has(e.resource) ? '' : ` in namespace "${namespace}"`;
+    return `cannot ${e.verb} ${e.qualifiedResource}${where}: forbidden${user ? ` (user "${user}")` : ''}`;
+  }
+  if (e.status === 401) return `the Kubernetes API rejected the credentials (401 Unauthorized): ${e.message}`;
+  return e.message;
+}
+
+export interface CrdOptions {
+  mode: 'ensure' | 'check';
+  dir?: string;
+  logger?: StorageLogger | undefined;
+  /** How long to wait for created CRDs to be served. */
+  timeoutMs?: number;
+}
+
+/** Fails unless every kind is served in the namespace (creating missing CRDs when mode is ensure). */
+export async function prepareCrds(api: KubeApi, opts: CrdOptions): Promise<void> {
+  const missing = await probeKinds(api);
+  if (missing.length === 0) return;
+  const names = missing.map(crdName);
+  if (opts.mode === 'check') {
+    throw new KubernetesStorageStartupError(
+      `custom resource definitions missing in the cluster: ${names.join(', ')} ` +
+        '(crdHandling: check never creates them; install manifests/crds with kubectl apply, ' +
+        'or use crdHandling: ensure)',
+    );
+  }
+  const manifests = loadCrdManifests(opts.dir);
+  for (const name of names) {
+    const crd = manifests.get(name);
+    if (!crd) {
+      throw new KubernetesStorageStartupError(`no manifest for ${name} in ${opts.dir ?? DEFAULT_CRD_DIR}`);
+    }
+    try {
+      await api.createClusterScoped(CRD_REF, crd);
+      opts.logger?.info({ crd: name }, 'kubernetes storage: created custom resource definition');
+    } catch (e) {
+      // Another replica created it first: fine.
+      if (e instanceof KubeApiError && e.status === 409) continue;
+      if (e instanceof KubeApiError && e.status === 403) {
+        throw new KubernetesStorageStartupError(
+          `cannot create customresourcedefinitions.apiextensions.k8s.io (${name}): forbidden; ` +
+            'grant that or install manifests/crds beforehand and use crdHandling: check',
+          { cause: e },
+        );
+      }
+      throw new KubernetesStorageStartupError(describeStartupFailure(e, api.namespace), { cause: e });
+    }
+  }
+  await waitServed(api, missing, opts.timeoutMs ?? 60_000);
+}
+
+/** LIST limit=1 per kind: 404 = the resource type is unknown (CRD missing); 403 = no RBAC. */
+async function probeKinds(api: KubeApi): Promise<Kind<unknown>[]> {
+  const outcomes = await Promise.all(
+    ALL_KINDS.map(async (k) => {
+      try {
+        await api.list(k.ref, { limit: 1 });
+        return { k, missing: false };
+      } catch (e) {
+        if (e instanceof KubeApiError && e.status === 404) return { k, missing: true };
+        return { k, error: e };
+      }
+    }),
+  );
+  const failures = outcomes.filter((o) => 'error' in o);
+  const forbidden = failures.filter((o) => o.error instanceof KubeApiError && o.error.status === 403);
+  if (forbidden.length > 0) {
+    throw new KubernetesStorageStartupError(
+      forbidden.map((o) => describeStartupFailure(o.error, api.namespace)).join('; '),
+      { cause: forbidden[0]!.error },
+    );
+  }
+  if (failures.length > 0) {
+    const e = failures[0]!.error;
+    throw new KubernetesStorageStartupError(describeStartupFailure(e, api.namespace), { cause: e });
+  }
+  return outcomes.filter((o) => o.missing).map((o) => o.k);
+}
+
+/** A created CRD is served once it is Established and the resource answers a list. */
+async function waitServed(api: KubeApi, kinds: Kind<unknown>[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = [...kinds];
+  let last: unknown;
+  while (pending.length > 0) {
+    const still: Kind<unknown>[] = [];
+    for (const k of pending) {
+      try {
+        const crd = await api.getClusterScoped<{
+          status?: { conditions?: { type: string; status: string }[] };
+        }>(CRD_REF, crdName(k));
+        const established = crd.status?.conditions?.some(
+          (c) => c.type === 'Established' && c.status === 'True',
+        );
+        if (!established) {
+          still.push(k);
+          continue;
+        }
+        await api.list(k.ref, { limit: 1 });
+      } catch (e) {
+        last = e;
+        still.push(k);
+      }
+    }
+    pending = still;
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new KubernetesStorageStartupError(
+        `custom resource definitions not established after ${timeoutMs} ms: ${pending.map(crdName).join(', ')}` +
+          (last ? ` (${describeStartupFailure(last, api.namespace)})` : ''),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface ResourceRule {
+  verbs?: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+interface Permission {
+  verb: string;
+  group: string;
+  resource: string;
+}
+
+/** What the back end does: its kinds (watching the cached ones) and the garbage-collection Lease. */
+export function requiredPermissions(cachedPlurals: ReadonlySet<string>): Permission[] {
+  const out: Permission[] = [];
+  for (const k of ALL_KINDS) {
+    const verbs = ['get', 'list', 'create', 'update', 'delete'];
+    if (cachedPlurals.has(k.plural)) verbs.push('watch');
+    for (const verb of verbs) out.push({ verb, group: GROUP, resource: k.plural });
+  }
+  for (const verb of ['get', 'create', 'update'])
+    out.push({ verb, group: 'coordination.k8s.io', resource: 'leases' });
+  return out;
+}
+
+const matches = (list: string[] | undefined, v: string): boolean =>
+  (list ?? []).some((x) => x === '*' || x === v);
+
+/**
+ * Asks the API which rules apply to us in the namespace (one SelfSubjectRulesReview, which every
+ * authenticated user may create) and fails naming everything missing. Authorizers that cannot list rules
+ * answer "incomplete": then nothing is concluded, and a missing permission shows up when first used.
+ */
+export async function checkPermissions(
+  api: KubeApi,
+  required: Permission[],
+  logger?: StorageLogger,
+): Promise<void> {
+  let status: { resourceRules?: ResourceRule[]; incomplete?: boolean } | undefined;
+  try {
+    const review = await api.createClusterScoped<{ status?: typeof status }>(RULES_REVIEW_REF, {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectRulesReview',
+      spec: { namespace: api.namespace },
+    });
+    status = review.status;
+  } catch (e) {
+    if (e instanceof KubeApiError && !e.transient) {
+      logger?.debug({ err: e }, 'kubernetes storage: cannot review own permissions; skipping the check');
+      return;
+    }
+    throw new KubernetesStorageStartupError(describeStartupFailure(e, api.namespace), { cause: e });
+  }
+  if (!status || status.incomplete) return;
+  const rules = status.resourceRules ?? [];
+  const missing = required.filter(
+    (p) =>
+      !rules.some(
+        (r) =>
+          matches(r.verbs, p.verb) &&
+          matches(r.apiGroups, p.group) &&
+          matches(r.resources, p.resource) &&
+          // A rule limited to some names cannot grant list, watch or create.
+          (!(r.resourceNames?.length ?? 0) || !['list', 'watch', 'create'].includes(p.verb)),
+      ),
+  );
+  if (missing.length > 0) {
+    const byResource = new Map<string, string[]>();
+    for (const p of missing) {
+      const r = `${p.resource}.${p.group}`;
+      byResource.set(r, [...(byResource.get(r) ?? []), p.verb]);
+    }
+    throw new KubernetesStorageStartupError(
+      `missing permissions in namespace "${api.namespace}" (verbs not allowed per resource): ` +
+        [...byResource].map(([r, verbs]) => `${r}: ${verbs.join(', ')}`).join('; ') +
+        '. Grant them with a Role bound to this identity',
+    );
+  }
+}

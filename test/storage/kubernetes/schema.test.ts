@@ -1,0 +1,225 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as codec from '../../../src/storage/kubernetes/codec.js';
+import type { KubeObject } from '../../../src/storage/kubernetes/api.js';
+import { loadCrdManifests } from '../../../src/storage/kubernetes/startup.js';
+import { REPO_ROOT } from '../../helpers/cli.js';
+import * as f from '../fixtures.js';
+
+// The CRD manifests are the one schema (the Helm chart reuses them); these checks need no cluster. Above all:
+// every field the back end writes is declared, because the API server silently prunes undeclared fields.
+
+interface Schema {
+  type?: string;
+  format?: string;
+  properties?: Record<string, Schema>;
+  additionalProperties?: Schema;
+  items?: Schema;
+  required?: string[];
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  [k: string]: unknown;
+}
+
+interface Crd {
+  metadata: { name: string };
+  spec: {
+    group: string;
+    scope: string;
+    names: { kind: string; plural: string; shortNames: string[] };
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      schema: { openAPIV3Schema: Schema };
+      additionalPrinterColumns: { name: string; type: string; jsonPath: string }[];
+    }[];
+  };
+}
+
+const crds = new Map(
+  [...loadCrdManifests(join(REPO_ROOT, 'manifests/crds'))].map(([n, o]) => [n, o as unknown as Crd]),
+);
+const specSchema = (kind: codec.Kind<unknown>): Schema =>
+  crds.get(`${kind.plural}.latchkey.dev`)!.spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!;
+
+const EXPECTED: [string, string, string][] = [
+  ['AuthRequest', 'authrequests', 'lkar'],
+  ['AuthCode', 'authcodes', 'lkac'],
+  ['RefreshToken', 'refreshtokens', 'lkrt'],
+  ['OAuth2Client', 'oauth2clients', 'lkclient'],
+  ['Password', 'passwords', 'lkpw'],
+  ['KeySet', 'keysets', 'lkkeys'],
+  ['Connector', 'connectors', 'lkconn'],
+  ['DeviceRequest', 'devicerequests', 'lkdr'],
+  ['DeviceToken', 'devicetokens', 'lkdt'],
+  ['OfflineSessions', 'offlinesessions', 'lkos'],
+];
+
+describe('CRD manifests', () => {
+  it('are one file per kind, namespaced, latchkey.dev/v1, with the agreed names', () => {
+    expect(readdirSync(join(REPO_ROOT, 'manifests/crds')).filter((x) => x.endsWith('.yaml'))).toHaveLength(
+      10,
+    );
+    for (const [kind, plural, short] of EXPECTED) {
+      const crd = crds.get(`${plural}.latchkey.dev`);
+      expect(crd).toBeDefined();
+      expect(crd!.spec.group).toBe('latchkey.dev');
+      expect(crd!.spec.scope).toBe('Namespaced');
+      expect(crd!.spec.names).toMatchObject({ kind, plural, shortNames: [short] });
+      expect(crd!.spec.versions.map((v) => [v.name, v.served, v.storage])).toEqual([['v1', true, true]]);
+    }
+    expect(codec.ALL_KINDS.map((k) => [k.kind, k.plural]).sort()).toEqual(
+      EXPECTED.map(([k, p]) => [k, p]).sort(),
+    );
+  });
+
+  it('type every node, and preserve unknown fields only in a connector’s config', () => {
+    const untyped: string[] = [];
+    const preserving: string[] = [];
+    const walk = (s: Schema, path: string): void => {
+      if (!s.type) untyped.push(path);
+      if (s['x-kubernetes-preserve-unknown-fields']) preserving.push(path);
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
+      if (s.additionalProperties) walk(s.additionalProperties, `${path}{}`);
+      if (s.items) walk(s.items, `${path}[]`);
+    };
+    for (const [name, crd] of crds) walk(crd.spec.versions[0]!.schema.openAPIV3Schema, name);
+    expect(untyped).toEqual([]);
+    expect(preserving).toEqual(['connectors.latchkey.dev.spec.config']);
+  });
+
+  it('give JWKs explicit members', () => {
+    const key = specSchema(codec.keySets).properties!.keys!.items!;
+    for (const jwk of ['privateJwk', 'publicJwk']) {
+      const props = Object.keys(key.properties![jwk]!.properties!);
+      expect(props).toEqual(
+        expect.arrayContaining(['kty', 'kid', 'alg', 'use', 'n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi']),
+      );
+      expect(props).toEqual(expect.arrayContaining(['crv', 'x', 'y', 'k']));
+    }
+  });
+
+  it('show the columns an operator needs', () => {
+    const columns = (plural: string): string[] =>
+      crds.get(`${plural}.latchkey.dev`)!.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name);
+    expect(columns('oauth2clients')).toEqual(expect.arrayContaining(['Name', 'Public', 'Age']));
+    expect(columns('refreshtokens')).toEqual(['Client', 'User', 'Expiry', 'Last Used', 'Age']);
+    expect(columns('authrequests')).toEqual(expect.arrayContaining(['Client', 'User', 'Expiry']));
+    expect(columns('authcodes')).toEqual(expect.arrayContaining(['Client', 'User', 'Expiry']));
+    expect(columns('passwords')).toEqual(expect.arrayContaining(['Email', 'Username']));
+    expect(columns('keysets')).toEqual(expect.arrayContaining(['Next Rotation']));
+    expect(columns('connectors')).toEqual(expect.arrayContaining(['Type', 'Name']));
+    expect(columns('devicerequests')).toEqual(expect.arrayContaining(['Client', 'Expiry']));
+    expect(columns('devicetokens')).toEqual(expect.arrayContaining(['Status', 'Expiry']));
+    // Every column path exists in the schema.
+    for (const [, crd] of crds) {
+      const v = crd.spec.versions[0]!;
+      for (const c of v.additionalPrinterColumns) {
+        if (c.jsonPath.startsWith('.metadata.')) continue;
+        let s: Schema | undefined = v.schema.openAPIV3Schema;
+        for (const part of c.jsonPath.slice(1).split('.')) s = s?.properties?.[part];
+        expect([crd.metadata.name, c.jsonPath, s?.type]).toEqual([
+          crd.metadata.name,
+          c.jsonPath,
+          expect.any(String),
+        ]);
+      }
+    }
+  });
+});
+
+/** Every value of `v` conforms to schema `s`: declared, of the declared type; returns the offending paths. */
+function violations(v: unknown, s: Schema, path: string): string[] {
+  if (s['x-kubernetes-preserve-unknown-fields']) return [];
+  switch (s.type) {
+    case 'string':
+      if (typeof v !== 'string') return [`${path}: not a string`];
+      if (typeof s.pattern === 'string' && !new RegExp(s.pattern).test(v)) return [`${path}: pattern`];
+      if (s.format === 'date-time' && Number.isNaN(Date.parse(v))) return [`${path}: not a date-time`];
+      if (Array.isArray(s.enum) && !s.enum.includes(v)) return [`${path}: not in enum`];
+      return [];
+    case 'boolean':
+      return typeof v === 'boolean' ? [] : [`${path}: not a boolean`];
+    case 'integer':
+      return Number.isInteger(v) ? [] : [`${path}: not an integer`];
+    case 'array':
+      return Array.isArray(v)
+        ? v.flatMap((x, i) => violations(x, s.items!, `${path}[${i}]`))
+        : [`${path}: not an array`];
+    case 'object': {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return [`${path}: not an object`];
+      const o = v as Record<string, unknown>;
+      const out = (s.required ?? []).filter((r) => !(r in o)).map((r) => `${path}.${r}: required`);
+      for (const [k, x] of Object.entries(o)) {
+        const sub = s.properties?.[k] ?? s.additionalProperties;
+        if (!sub) out.push(`${path}.${k}: not declared (would be pruned)`);
+        else out.push(...violations(x, sub, `${path}.${k}`));
+      }
+      return out;
+    }
+    default:
+      return [`${path}: no type`];
+  }
+}
+
+const examples: [codec.Kind<unknown>, unknown][] = [
+  [codec.authRequests, f.authRequest('ar')],
+  [codec.authCodes, f.authCode('ac')],
+  [codec.refreshTokens, f.refreshToken('rt', f.farFuture())],
+  [codec.offlineSessions, f.offlineSessions('u', 'c')],
+  [codec.clients, f.client('c')],
+  [codec.passwords, f.password('A@Example.com')],
+  [codec.connectors, f.connector('ldap')],
+  [codec.deviceRequests, f.deviceRequest('BCDF-GHJK')],
+  [codec.deviceTokens, f.deviceToken('dc')],
+  [
+    codec.keySets,
+    {
+      ...f.keySet('signing'),
+      keys: [
+        ...f.keySet('signing').keys,
+        {
+          kid: 'odd',
+          alg: 'RS256',
+          privateJwk: { kty: 'oct', k: 'AAAA', key_ops: ['sign'], ext: true, x5c: ['MII'], custom: { n: 1 } },
+          createdAt: new Date(1),
+          activeFrom: new Date(2),
+        },
+      ],
+    },
+  ],
+];
+
+describe('codec', () => {
+  it.each(examples.map(([k, v]) => [k.kind, k, v] as const))(
+    '%s: writes only declared, well-typed fields and reads back exactly what it wrote',
+    (_name, kind, value) => {
+      const spec = JSON.parse(JSON.stringify(kind.encode(value))) as Record<string, unknown>;
+      expect(violations(spec, specSchema(kind), 'spec')).toEqual([]);
+      const back = kind.decode({ metadata: { name: 'x' }, spec } as KubeObject);
+      const expected = kind === codec.passwords ? { ...(value as object), email: 'a@example.com' } : value;
+      expect(back).toEqual(expected);
+    },
+  );
+
+  it('keeps the lookup labels valid label values and recomputes them on update', () => {
+    const rt = { ...f.refreshToken('rt', new Date('2030-01-01T00:00:00.999Z')), clientID: 'Some/Client' };
+    const created = codec.toObject(codec.refreshTokens, rt, 'ns');
+    expect(created.metadata.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'latchkey',
+      'latchkey.dev/client': expect.stringMatching(/^h[a-z2-7]{52}$/),
+      'latchkey.dev/user': expect.stringMatching(/^h[a-z2-7]{52}$/),
+      'latchkey.dev/connector': 'oidc',
+      'latchkey.dev/expires': String(Date.UTC(2030, 0, 1) / 1000),
+    });
+    const withoutExpiry = { ...rt };
+    delete withoutExpiry.expiry;
+    const base = {
+      ...created,
+      metadata: { ...created.metadata, labels: { ...created.metadata.labels, mine: 'x' } },
+    };
+    const updated = codec.toObject(codec.refreshTokens, withoutExpiry, 'ns', base);
+    expect(updated.metadata.labels?.['latchkey.dev/expires']).toBeUndefined();
+    expect(updated.metadata.labels?.mine).toBe('x');
+  });
+});
