@@ -66,6 +66,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly kubernetesRequests = new Counter({
+    name: 'latchkey_kubernetes_api_requests_total',
+    help: 'Requests the Kubernetes storage made to the API server, by verb and resource (watch-cache hits make none).',
+    labelNames: ['verb', 'resource'] as const,
+    registers: [this.registry],
+  });
+
   readonly gcDeleted = new Counter({
     name: 'latchkey_gc_deleted_total',
     help: 'Expired objects removed by garbage collection, by kind.',

@@ -65,7 +65,10 @@ export async function startLatchkey(
   const metrics = new Metrics();
   const storage = instrumentStorage(
     withStaticOverlay(
-      await openStorage(config.storage, { logger: logger.child({ component: 'storage' }) }),
+      await openStorage(config.storage, {
+        logger: logger.child({ component: 'storage' }),
+        requestCounter: (verb, resource) => metrics.kubernetesRequests.inc({ verb, resource }),
+      }),
       staticEntities(config),
     ),
     metrics,

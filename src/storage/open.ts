@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { StorageConfig } from '../config/types.js';
 import { KubernetesStorage } from './kubernetes/kubernetes.js';
+import type { RequestCounter } from './kubernetes/api.js';
 import type { StorageLogger } from './kubernetes/logger.js';
 import { MemoryStorage } from './memory/memory.js';
 import { SqliteStorage } from './sqlite/sqlite.js';
@@ -9,6 +10,8 @@ import type { Storage } from './storage.js';
 
 export interface OpenStorageOptions {
   logger?: StorageLogger;
+  /** Kubernetes only: called for every API request (the request budgets are checked through it). */
+  requestCounter?: RequestCounter;
 }
 
 /**
@@ -23,6 +26,9 @@ export async function openStorage(cfg: StorageConfig, opts: OpenStorageOptions =
       if (cfg.file !== ':memory:') await mkdir(dirname(resolve(cfg.file)), { recursive: true });
       return SqliteStorage.open(cfg.file);
     case 'kubernetes':
-      return KubernetesStorage.open(cfg, opts.logger ? { logger: opts.logger } : {});
+      return KubernetesStorage.open(cfg, {
+        ...(opts.logger ? { logger: opts.logger } : {}),
+        ...(opts.requestCounter ? { requestCounter: opts.requestCounter } : {}),
+      });
   }
 }

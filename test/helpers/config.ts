@@ -20,6 +20,8 @@ export async function writeTestConfig(opts: {
   issuerPath?: string;
   extra?: string;
   dir?: string;
+  /** Leave out the static client example-app (e.g. to manage it as a resource instead). */
+  noStaticClient?: boolean;
   /** Serve HTTPS (issuer https://…) with these files instead of plain HTTP. */
   tls?: { certFile: string; keyFile: string; minVersion?: '1.2' | '1.3' };
 }): Promise<TestServerConfig> {
@@ -40,7 +42,9 @@ export async function writeTestConfig(opts: {
         : `web:\n  http: 127.0.0.1:${webPort}`,
       `telemetry:\n  http: 127.0.0.1:${telemetryPort}`,
       'logger:\n  level: info\n  format: json',
-      'staticClients:\n- id: example-app\n  secret: ZXhhbXBsZS1hcHAtc2VjcmV0\n  name: Example App\n  redirectURIs:\n  - http://127.0.0.1:5555/callback',
+      opts.noStaticClient
+        ? ''
+        : 'staticClients:\n- id: example-app\n  secret: ZXhhbXBsZS1hcHAtc2VjcmV0\n  name: Example App\n  redirectURIs:\n  - http://127.0.0.1:5555/callback',
       opts.extra ?? '',
     ].join('\n'),
   );

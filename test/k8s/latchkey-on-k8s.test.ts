@@ -1,0 +1,274 @@
+import type { JSONWebKeySet } from 'jose';
+import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { REPO_ROOT, startServer, type ServerProcess } from '../helpers/cli.js';
+import { writeTestConfig, type TestServerConfig } from '../helpers/config.js';
+import { basicAuth, browserLogin, postForm } from '../helpers/flows.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { waitFor } from '../helpers/wait.js';
+import * as oidc from 'openid-client';
+import { join } from 'node:path';
+
+// Latchkey on Kubernetes custom-resource storage, against a real kube-apiserver + etcd (issue 4): replicas
+// sharing one namespace, request budgets counted client-side, an API-server outage, clients managed with
+// kubectl. Each group of tests gets its own namespace (its own key set).
+const SECRET = 'ZXhhbXBsZS1hcHAtc2VjcmV0';
+const REDIRECT_URI = 'http://127.0.0.1:5555/callback';
+const USERS = `enablePasswordDB: true
+staticPasswords:
+- email: admin@example.com
+  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"
+  username: admin
+  userID: admin-1
+  groups: [admins]
+oauth2:
+  passwordConnector: local`;
+
+describe('Latchkey on Kubernetes storage', () => {
+  let cp: ControlPlane;
+  const servers: ServerProcess[] = [];
+
+  beforeAll(async () => {
+    cp = await startControlPlane();
+  }, 10 * 60_000);
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await cp?.stop();
+  });
+
+  const storageFor = (ns: string) =>
+    `storage:\n  type: kubernetes\n  config:\n    kubeConfigFile: ${cp.kubeconfig}\n    namespace: ${ns}\n    crdHandling: ensure`;
+
+  async function start(cfg: TestServerConfig): Promise<ServerProcess> {
+    const s = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`);
+    servers.push(s);
+    return s;
+  }
+
+  const passwordGrant = (
+    issuer: string,
+    scope = 'openid email offline_access',
+    client = ['example-app', SECRET],
+  ) =>
+    postForm(
+      `${issuer}/token`,
+      { grant_type: 'password', username: 'admin@example.com', password: 'password', scope },
+      basicAuth(client[0]!, client[1]!),
+    );
+  const refresh = (issuer: string, token: string) =>
+    postForm(
+      `${issuer}/token`,
+      { grant_type: 'refresh_token', refresh_token: token },
+      basicAuth('example-app', SECRET),
+    );
+
+  async function metric(port: number, pattern: RegExp): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let sum = 0;
+    for (const m of text.matchAll(pattern)) sum += Number(m[1]);
+    return sum;
+  }
+
+  describe('two replicas in one namespace', () => {
+    let a: TestServerConfig;
+    let b: TestServerConfig;
+    const PERIOD_S = 8;
+
+    beforeAll(async () => {
+      const ns = await cp.newNamespace('replicas');
+      const extra = `${USERS}\nsigner:\n  type: local\n  config:\n    keysRotationPeriod: ${PERIOD_S}s`;
+      a = await writeTestConfig({ storage: storageFor(ns), extra });
+      b = await writeTestConfig({ storage: storageFor(ns), extra, dir: a.dir });
+      await start(a);
+      await start(b);
+    }, 120_000);
+
+    it('rotate the shared key set once per step and publish the same JWKS', async () => {
+      const kids = async (issuer: string) =>
+        ((await (await fetch(`${issuer}/keys`)).json()) as JSONWebKeySet).keys.map((k) => k.kid).sort();
+      const initial = await kids(a.issuer);
+      const rotated = await waitFor(
+        async () => {
+          const [ka, kb] = await Promise.all([kids(a.issuer), kids(b.issuer)]);
+          return ka.length >= initial.length + 1 && JSON.stringify(ka) === JSON.stringify(kb)
+            ? ka
+            : undefined;
+        },
+        { timeoutMs: 6 * PERIOD_S * 1000, intervalMs: 250, what: 'a rotation both replicas publish' },
+      );
+      const rotations = /^latchkey_key_rotations_total\{keyset="signing"\} (\d+)$/gm;
+      const [ra, rb] = await Promise.all([
+        metric(a.telemetryPort, rotations),
+        metric(b.telemetryPort, rotations),
+      ]);
+      // Every published key beyond the first two came from one rotation by one replica.
+      expect(ra + rb).toBe(rotated.length - 2);
+      expect(ra + rb).toBeGreaterThanOrEqual(1);
+    }, 90_000);
+
+    it('20 concurrent refreshes of one token across both replicas rotate it once', async () => {
+      const first = await passwordGrant(a.issuer);
+      expect(first.status).toBe(200);
+      const token = first.body.refresh_token as string;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => refresh(i % 2 === 0 ? a.issuer : b.issuer, token)),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+      const successors = new Set(results.map((r) => r.body.refresh_token));
+      expect(successors.size).toBe(1);
+      expect(successors.has(token)).toBe(false);
+    });
+
+    it('a code redeemed at both replicas at once succeeds exactly once', async () => {
+      const rp = await oidc.discovery(new URL(a.issuer), 'example-app', SECRET, undefined, {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const { callback, verifier } = await browserLogin(rp, { redirectURI: REDIRECT_URI, scope: 'openid' });
+      const form = {
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: verifier,
+      };
+      const results = await Promise.all(
+        [a.issuer, b.issuer].map((issuer) =>
+          postForm(`${issuer}/token`, form, basicAuth('example-app', SECRET)),
+        ),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
+      expect(results.find((r) => r.status === 400)!.body.error).toBe('invalid_grant');
+    });
+  });
+
+  describe('one replica: budgets, clients from kubectl, an outage', () => {
+    let ns: string;
+    let d: TestServerConfig;
+
+    beforeAll(async () => {
+      ns = await cp.newNamespace('single');
+      d = await writeTestConfig({ storage: storageFor(ns), extra: USERS });
+      await start(d);
+    }, 120_000);
+
+    const writes =
+      /^latchkey_kubernetes_api_requests_total\{verb="(?:create|update|patch|delete)",resource="[^"]*"\} (\d+)$/gm;
+    const reads = /^latchkey_kubernetes_api_requests_total\{verb="(?:get|list)",resource="[^"]*"\} (\d+)$/gm;
+    const counts = async () => ({
+      writes: await metric(d.telemetryPort, writes),
+      reads: await metric(d.telemetryPort, reads),
+    });
+
+    it('keeps the request budgets: 0 writes anonymous, ≤ 5 writes and ≤ 2 reads a login, ≤ 2 writes a refresh', async () => {
+      const before = await counts();
+      const browser = new TestBrowser();
+      const params = new URLSearchParams({
+        client_id: 'example-app',
+        redirect_uri: REDIRECT_URI,
+        response_type: 'code',
+        scope: 'openid',
+      });
+      for (let i = 0; i < 10; i++) {
+        const page = await browser.open(`${d.issuer}/auth?${params}&state=bot-${i}&connector_id=local`);
+        expect(page.status).toBe(200);
+      }
+      const anonymous = await counts();
+      expect(anonymous.writes - before.writes).toBe(0);
+      expect(anonymous.reads - before.reads).toBe(0);
+
+      const rp = await oidc.discovery(new URL(d.issuer), 'example-app', SECRET, undefined, {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const loginStart = await counts();
+      const { callback, verifier, nonce, state } = await browserLogin(rp, {
+        redirectURI: REDIRECT_URI,
+        scope: 'openid email offline_access',
+      });
+      const tokens = await oidc.authorizationCodeGrant(rp, callback, {
+        pkceCodeVerifier: verifier,
+        expectedNonce: nonce,
+        expectedState: state,
+      });
+      const loggedIn = await counts();
+      expect(loggedIn.writes - loginStart.writes).toBeLessThanOrEqual(5);
+      expect(loggedIn.reads - loginStart.reads).toBeLessThanOrEqual(2);
+
+      await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+      const refreshed = await counts();
+      expect(refreshed.writes - loggedIn.writes).toBeLessThanOrEqual(2);
+    });
+
+    it('serves a client created with kubectl apply, without a restart', async () => {
+      const applied = await cp.kubectl([
+        'apply',
+        '-n',
+        ns,
+        '-f',
+        join(REPO_ROOT, 'examples/k8s/oauth2client.yaml'),
+      ]);
+      expect(applied.code).toBe(0);
+      // The static example-app of the config would hide it: this client is another ID.
+      const r = await waitFor(
+        async () => {
+          const res = await passwordGrant(d.issuer, 'openid', ['example-app', SECRET]);
+          return res.status === 200 ? res : undefined;
+        },
+        { timeoutMs: 20_000, what: 'the applied client to be usable' },
+      );
+      expect(r.body.id_token).toEqual(expect.any(String));
+      const columns = await cp.kubectl(['get', 'oauth2clients,refreshtokens', '-n', ns]);
+      expect(columns.stdout).toMatch(/NAME\s+PUBLIC\s+AGE/);
+    });
+
+    it('reports unready and answers 503 while the API server is down, and recovers', async () => {
+      const grant = await passwordGrant(d.issuer);
+      const token = grant.body.refresh_token as string;
+      const listTokens = async () =>
+        (await cp.kubectl(['get', 'refreshtokens', '-n', ns, '-o', 'name'])).stdout.trim().split('\n').sort();
+      const before = await listTokens();
+
+      await cp.stopApiserver();
+      try {
+        await waitFor(
+          async () => (await fetch(`http://127.0.0.1:${d.telemetryPort}/healthz/ready`)).status === 503,
+          {
+            timeoutMs: 30_000,
+            what: 'readiness to turn false',
+          },
+        );
+        const r = await refresh(d.issuer, token);
+        expect(r.status).toBe(503);
+        expect(r.body.error).toBe('temporarily_unavailable');
+        // A login cannot be finished: an error page, nothing half-written.
+        const browser = new TestBrowser();
+        const params = new URLSearchParams({
+          client_id: 'example-app',
+          redirect_uri: REDIRECT_URI,
+          response_type: 'code',
+          scope: 'openid',
+          connector_id: 'local',
+        });
+        const form = await browser.open(`${d.issuer}/auth?${params}`);
+        const page = await browser.submit(form, { login: 'admin@example.com', password: 'password' });
+        expect(page.status).toBe(503);
+        expect((await fetch(`http://127.0.0.1:${d.telemetryPort}/healthz/live`)).status).toBe(200);
+      } finally {
+        await cp.startApiserver();
+      }
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${d.telemetryPort}/healthz/ready`)).status === 200,
+        {
+          timeoutMs: 60_000,
+          what: 'readiness to recover',
+        },
+      );
+      const after = await waitFor(
+        async () => ((await refresh(d.issuer, token)).status === 200 ? true : undefined),
+        {
+          timeoutMs: 60_000,
+          what: 'refresh to work again',
+        },
+      );
+      expect(after).toBe(true);
+      expect(await listTokens()).toEqual(before);
+    }, 180_000);
+  });
+});
