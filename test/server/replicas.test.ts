@@ -1,4 +1,5 @@
-import type { JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { basicAuth, postForm } from '../helpers/flows.js';
 import { join } from 'node:path';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite.js';
 import { startServer, type ServerProcess } from '../helpers/cli.js';
@@ -27,7 +28,14 @@ describe('two server processes sharing one SQLite file', () => {
   });
 
   it('share keys, rotate each step once, and publish the same JWKS', async () => {
-    const signer = `signer:\n  type: local\n  config:\n    keysRotationPeriod: ${PERIOD_S}s`;
+    const signer = [
+      `signer:\n  type: local\n  config:\n    keysRotationPeriod: ${PERIOD_S}s`,
+      'oauth2:\n  passwordConnector: local',
+      'enablePasswordDB: true',
+      'staticPasswords:\n- email: admin@example.com',
+      '  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"',
+      '  username: admin\n  userID: admin-1',
+    ].join('\n');
     const a = await writeTestConfig({ extra: signer });
     const b = await writeTestConfig({ extra: signer, dir: a.dir });
     for (const cfg of [a, b]) {
@@ -47,6 +55,24 @@ describe('two server processes sharing one SQLite file', () => {
       { timeoutMs: 8 * PERIOD_S * 1000, intervalMs: 200, what: 'two rotations seen by both replicas' },
     );
     expect(rotated).toEqual(expect.arrayContaining(initial));
+
+    // A token signed by either process verifies against the other's JWKS (same key set, same issuer path).
+    for (const [signerCfg, verifierCfg] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const r = await postForm(
+        `${signerCfg.issuer}/token`,
+        { grant_type: 'password', username: 'admin@example.com', password: 'password', scope: 'openid' },
+        basicAuth('example-app', 'ZXhhbXBsZS1hcHAtc2VjcmV0'),
+      );
+      expect(r.status).toBe(200);
+      const jwks = createLocalJWKSet(
+        (await (await fetch(`${verifierCfg.issuer}/keys`)).json()) as JSONWebKeySet,
+      );
+      const { payload } = await jwtVerify(r.body.id_token as string, jwks, { audience: 'example-app' });
+      expect(payload.iss).toBe(signerCfg.issuer);
+    }
 
     // Every key beyond the first two came from one rotation by one replica.
     const storage = SqliteStorage.open(join(a.dir, 'latchkey.db'));
