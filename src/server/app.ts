@@ -117,11 +117,7 @@ export function createWebApp(deps: AppDeps): express.Express {
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       if (req.path.endsWith('/token') || req.path.includes('/token/')) {
-        sendOAuthError(
-          ctx,
-          res,
-          new OAuthError('invalid_request', 'The request body could not be read.', status),
-        );
+        sendOAuthError(res, new OAuthError('invalid_request', 'The request body could not be read.', status));
       } else {
         void renderErrorPage(ctx, res, status, 'The request could not be read.');
       }

@@ -60,7 +60,7 @@ export function deviceRoutes(ctx: ServerContext): Router {
         interval: DEFAULT_POLL_INTERVAL_SECONDS,
       });
     } catch (e) {
-      sendOAuthError(ctx, res, e);
+      sendOAuthError(res, e);
     }
   });
 

@@ -19,7 +19,7 @@ export function introspectionRoutes(ctx: ServerContext): Router {
       if (!params.token) throw new OAuthError('invalid_request', 'Missing token.');
       noStore(res).json(await introspect(ctx, client.id, params.token));
     } catch (e) {
-      sendOAuthError(ctx, res, e);
+      sendOAuthError(res, e);
     }
   });
   return router;

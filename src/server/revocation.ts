@@ -21,7 +21,7 @@ export function revocationRoutes(ctx: ServerContext): Router {
       }
       noStore(res).status(200).end();
     } catch (e) {
-      sendOAuthError(ctx, res, e);
+      sendOAuthError(res, e);
     }
   });
   return router;

@@ -21,7 +21,6 @@ describe('protocol errors', () => {
   let cfg: TestServerConfig;
   let server: ServerProcess;
   let rp: oidc.Configuration;
-  let other: oidc.Configuration;
 
   beforeAll(async () => {
     cfg = await exampleConfig('examples/config-dev.yaml', (doc) => {
@@ -39,7 +38,6 @@ describe('protocol errors', () => {
     server = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`);
     const opts = { execute: [oidc.allowInsecureRequests] };
     rp = await oidc.discovery(new URL(cfg.issuer), 'example-app', SECRET, undefined, opts);
-    other = await oidc.discovery(new URL(cfg.issuer), 'evil-app', 'evil-secret', undefined, opts);
   });
   afterAll(async () => {
     await server?.stop();
@@ -279,6 +277,47 @@ describe('protocol errors', () => {
     });
   });
 
+  describe('garbage', () => {
+    const token = (body: string, headers: Record<string, string> = {}) =>
+      postForm(`${cfg.issuer}/token`, body, { ...basicAuth('example-app', SECRET), ...headers });
+
+    it('answers oversized, over-long and wrongly typed token requests with JSON errors', async () => {
+      const many = `grant_type=password&${Array.from({ length: 200 }, (_, i) => `p${i}=x`).join('&')}`;
+      expect(await token(many)).toMatchObject({ status: 413, body: { error: 'invalid_request' } });
+      expect(await token(`x=${'a'.repeat(70_000)}`)).toMatchObject({
+        status: 413,
+        body: { error: 'invalid_request' },
+      });
+      expect(await token('')).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_request', error_description: 'Missing grant_type.' },
+      });
+      const json = await fetch(`${cfg.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...basicAuth('example-app', SECRET) },
+        body: '{"grant_type":"password"}',
+      });
+      expect(json.status).toBe(400);
+      expect(await json.json()).toMatchObject({ error: 'invalid_request' });
+      const basic = await postForm(`${cfg.issuer}/token`, 'grant_type=x', { authorization: 'Basic !!!' });
+      expect(basic).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    });
+
+    it('answers garbage at /auth with an error page and no redirect', async () => {
+      const bad = await rawGet(`${cfg.issuer}/auth?client_id=%ZZ`);
+      expect(bad.status).toBe(400);
+      expect(bad.location).toBeNull();
+      const big = await fetch(`${cfg.issuer}/auth`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `client_id=${'a'.repeat(70_000)}`,
+      });
+      expect(big.status).toBe(413);
+      expect(big.headers.get('location')).toBeNull();
+    });
+  });
+
   describe('pages', () => {
     it('refuses an approval POST without the CSRF token', async () => {
       const browser = new TestBrowser();
@@ -313,7 +352,6 @@ describe('protocol errors', () => {
       expect(page.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
       expect(page.html).not.toContain('<script>alert(1)</script>');
       expect(page.$('script').length).toBe(0);
-      void other;
     });
 
     it('throttles the 6th wrong password in a row, without telling whether the account exists', async () => {

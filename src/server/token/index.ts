@@ -39,11 +39,11 @@ export function tokenRoutes(ctx: ServerContext): Router {
       const body = await handler(ctx, req, client, params);
       noStore(res).json(body);
     } catch (e) {
-      sendOAuthError(ctx, res, e);
+      sendOAuthError(res, e);
     }
   });
   router.all('/token', (_req, res) => {
-    sendOAuthError(ctx, res, new OAuthError('invalid_request', 'The token endpoint accepts only POST.', 400));
+    sendOAuthError(res, new OAuthError('invalid_request', 'The token endpoint accepts only POST.', 400));
   });
   return router;
 }
@@ -53,7 +53,7 @@ export function noStore(res: Response): Response {
 }
 
 /** The one place a JSON OAuth error is written (RFC 6749 §5.2). Unexpected errors become server_error. */
-export function sendOAuthError(ctx: ServerContext, res: Response, e: unknown): void {
+export function sendOAuthError(res: Response, e: unknown): void {
   let err: OAuthError;
   if (e instanceof OAuthError) err = e;
   else if (isStorageUnavailable(e)) {
@@ -69,5 +69,4 @@ export function sendOAuthError(ctx: ServerContext, res: Response, e: unknown): v
   }
   if (e instanceof BasicAuthFailedError) res.setHeader('WWW-Authenticate', 'Basic realm="latchkey"');
   noStore(res).status(err.status).json(err.toJSON());
-  void ctx;
 }
