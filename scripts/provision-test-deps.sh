@@ -10,6 +10,8 @@ need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1 ($2)"); }
 need openssl "Debian package openssl"
 need kubectl "kubectl 1.32+ on PATH"
 need go "Go 1.26 with the Go module proxy, to build the Go test peers"
+need curl "Debian package curl (scripts/control-plane.sh polls readiness with it)"
+need python3 "python3 (scripts/control-plane.sh picks free ports with it)"
 
 # OpenLDAP (Debian's slapd and ldap-utils) for the LDAP connector tests, which start their own slapd on free
 # loopback ports (test/helpers/slapd.ts). Installed when missing and running as root.
