@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // Token endpoint benchmark (DESIGN.md "Budgets"): refresh_token grant, SQLite storage, rotation off, an RS256
 // ID token and an RS256 JWT access token per response. Reports ratios measured in this run, never absolute
-// targets: responses/s × signatures per response against this machine's RS256 signatures/s (target ≥ 60 %).
+// targets: responses/s × signatures per response against this machine's RS256 signatures/s (target ≥ 60 %),
+// and Latchkey's responses/s against node-oidc-provider's (npm `oidc-provider`, see oidc-provider-server.mjs)
+// on the same scenario, measured the same way right after, each server alone (target ≥ 1.2×).
 // Run with `npm run bench` (builds first). Never part of `npm test`.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -107,19 +110,64 @@ staticClients:
     if (Date.now() > deadline) throw new Error('latchkey did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { issuer, stop: () => child.kill('SIGTERM') };
+  return { issuer, stop: () => stopChild(child) };
 }
 
-async function refreshThroughput(issuer) {
-  const auth = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
-  const tokenURL = `${issuer}/token`;
-  const first = await fetch(tokenURL, {
+/** SIGTERM, resolved once the child has exited, so the next server is measured alone. */
+const stopChild = (child) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+const AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
+
+/** Latchkey's first refresh token, from the password grant. */
+async function latchkeyRefreshToken(issuer) {
+  const first = await fetch(`${issuer}/token`, {
     method: 'POST',
-    headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=password&username=bench@example.com&password=password&scope=openid%20offline_access',
   });
   const { refresh_token: refreshToken } = await first.json();
   if (!refreshToken) throw new Error('no refresh token');
+  return refreshToken;
+}
+
+/**
+ * node-oidc-provider as a child process; it prints `{"issuer", "refreshToken"}` on one stdout line once
+ * listening (its refresh token comes from its own Grant/RefreshToken models, see oidc-provider-server.mjs).
+ */
+async function startOidcProvider() {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('oidc-provider-server.mjs', import.meta.url)), String(await freePort())],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // Its stderr, minus the start-up warning about the in-memory adapter (reported in our own output).
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    if (!line.includes('development-only in-memory adapter')) console.error(line);
+  });
+  const started = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('node-oidc-provider did not start')), 30_000);
+    child.once('exit', (code) => reject(new Error(`node-oidc-provider exited (${code})`)));
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line));
+    });
+  });
+  return { ...started, stop: () => stopChild(child) };
+}
+
+const isJWT = (token) => typeof token === 'string' && token.split('.').length === 3;
+
+/**
+ * refresh_token-grant responses/s against `issuer`'s /token with the same client, concurrency and duration
+ * for every server; a response counts as failed unless it is a 200 with a JWT ID token and a JWT access token.
+ */
+async function refreshThroughput(issuer, refreshToken) {
+  const tokenURL = `${issuer}/token`;
   const dispatcher = new Agent({ connections: CONCURRENCY, pipelining: 1 });
   const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}`;
   let failures = 0;
@@ -128,11 +176,11 @@ async function refreshThroughput(issuer) {
       const res = await request(tokenURL, {
         method: 'POST',
         dispatcher,
-        headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded' },
         body,
       });
       const json = await res.body.json();
-      if (res.statusCode !== 200 || !json.id_token) failures++;
+      if (res.statusCode !== 200 || !isJWT(json.id_token) || !isJWT(json.access_token)) failures++;
     },
     SECONDS,
     CONCURRENCY,
@@ -141,6 +189,9 @@ async function refreshThroughput(issuer) {
   return { rps, failures };
 }
 
+const { version: oidcProviderVersion } = JSON.parse(
+  await readFile(join(ROOT, 'node_modules/oidc-provider/package.json'), 'utf8'),
+);
 const cores = availableParallelism();
 console.log(
   `token endpoint benchmark: ${SECONDS}s per measurement, ${CONCURRENCY} concurrent requests, ${cores} cores`,
@@ -148,15 +199,27 @@ console.log(
 const sigs = await signaturesPerSecond();
 console.log(`baseline: ${sigs.toFixed(0)} RS256 signatures/s (node:crypto on the thread pool, this process)`);
 const server = await startLatchkey();
+let latchkey;
 try {
-  const { rps, failures } = await refreshThroughput(server.issuer);
-  const ratio = (rps * 2) / sigs;
+  latchkey = await refreshThroughput(server.issuer, await latchkeyRefreshToken(server.issuer));
+  const ratio = (latchkey.rps * 2) / sigs;
   console.log(
-    `latchkey refresh_token grant: ${rps.toFixed(0)} responses/s (${failures} failed), 2 signatures each`,
+    `latchkey refresh_token grant: ${latchkey.rps.toFixed(0)} responses/s (${latchkey.failures} failed), 2 signatures each`,
   );
   console.log(
     `signature efficiency: ${(ratio * 100).toFixed(0)} % of the machine's RS256 signatures/s (target ≥ 60 %)`,
   );
 } finally {
-  server.stop();
+  await server.stop();
+}
+const reference = await startOidcProvider();
+try {
+  const { rps, failures } = await refreshThroughput(reference.issuer, reference.refreshToken);
+  console.log(
+    `node-oidc-provider refresh_token grant: ${rps.toFixed(0)} responses/s (${failures} failed), 2 signatures each ` +
+      `(oidc-provider ${oidcProviderVersion}, in-memory storage: Latchkey's SQLite makes the comparison conservative)`,
+  );
+  console.log(`Latchkey ÷ node-oidc-provider: ${(latchkey.rps / rps).toFixed(2)}× (target ≥ 1.2×)`);
+} finally {
+  await reference.stop();
 }
