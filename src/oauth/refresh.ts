@@ -36,6 +36,9 @@ export interface RefreshUse {
 
 const INVALID = 'Refresh token is invalid or has already been claimed by another client.';
 
+/** How stale lastUsed may get when rotation is off (see rotate). */
+const LAST_USED_GRANULARITY_MS = 60_000;
+
 /** Why a refresh was refused, for metrics and audit logs (never shown to clients beyond the description). */
 export type RefreshFailureReason =
   'invalid' | 'other_client' | 'expired' | 'replayed' | 'revoked_upstream' | 'connector_gone';
@@ -192,6 +195,11 @@ export class RefreshTokens {
     const presented = digest(secret);
     const successor = this.policy.disableRotation ? secret : this.successorOf(token, secret);
     if (successor === undefined) throw new RefreshRejected('invalid', INVALID);
+    // Without rotation there is nothing to claim; lastUsed only feeds the idle limit and the GC expiry,
+    // which need minutes, not milliseconds: record it at most once a minute instead of on every refresh.
+    if (this.policy.disableRotation && now.getTime() - token.lastUsed.getTime() < LAST_USED_GRANULARITY_MS) {
+      return { token, wire: encodeRefreshToken(token.id, secret), refreshIdentity: true };
+    }
     let claimed = false;
     const updated = await this.storage.updateRefreshToken(token.id, (old) => {
       // Somebody else rotated (or revoked-and-reissued) since we read it: leave it alone.

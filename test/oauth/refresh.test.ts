@@ -339,6 +339,19 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
       clock.advance(HOUR);
       expect((await rt.use(wire, 'kubectl')).wire).toBe(wire);
     });
+
+    it('without rotation, records lastUsed at most once a minute (no write for a refresh right after another)', async () => {
+      const rt = tokens({ disableRotation: true, reuseIntervalMs: 3000, validIfNotUsedForMs: HOUR });
+      const wire = await rt.create(newToken());
+      const before = await stored(idOf(wire));
+      clock.advance(30_000);
+      const used = await rt.use(wire, 'kubectl');
+      expect(used).toMatchObject({ wire, refreshIdentity: true });
+      expect(await stored(before.id)).toEqual(before);
+      clock.advance(31_000);
+      await rt.use(wire, 'kubectl');
+      expect((await stored(before.id)).lastUsed).toEqual(new Date(T0.getTime() + 61_000));
+    });
   });
 
   describe('concurrent use of one token', () => {
