@@ -1,7 +1,4 @@
 import express from 'express';
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pinoHttp } from 'pino-http';
 import cookieParser from 'cookie-parser';
 import type { JwtSigner } from '../keys/signer.js';
 import type { HealthChecker } from '../observability/health.js';
@@ -19,6 +16,7 @@ import { deviceRoutes } from './device.js';
 import { renderErrorPage } from './pages.js';
 import { isStorageUnavailable } from './storage-errors.js';
 import { Discovery } from './discovery.js';
+import { requestLog } from './request-log.js';
 import { httpMetrics } from './http-metrics.js';
 import { securityHeaders } from './security-headers.js';
 import { corsFor } from './cors.js';
@@ -45,27 +43,7 @@ export function createWebApp(deps: AppDeps): express.Express {
   app.set('trust proxy', false);
 
   app.use(httpMetrics(ctx.metrics));
-  app.use(
-    pinoHttp({
-      logger: ctx.logger,
-      genReqId: () => randomUUID(),
-      customAttributeKeys: { reqId: 'request_id' },
-      // Every line logged for a request (by req.log) carries its request_id, not only the summary line.
-      quietReqLogger: true,
-      quietResLogger: true,
-      // Query strings carry codes and state: only the method and path are logged.
-      customSuccessObject: (req, res, val: object) => ({
-        ...withoutResponse(val),
-        ...requestSummary(req, res),
-      }),
-      customErrorObject: (req, res, _err, val: object) => ({
-        ...withoutResponse(val),
-        ...requestSummary(req, res),
-      }),
-      autoLogging: { ignore: (req) => (req.url ?? '').includes('/healthz') },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    }),
-  );
+  app.use(requestLog(ctx.logger));
   app.use(securityHeaders({ https: Boolean(config.web.https), configured: config.web.headers }));
 
   app.use(cookieParser());
@@ -95,12 +73,13 @@ export function createWebApp(deps: AppDeps): express.Express {
   const router = express.Router();
   const cors = corsFor(config.web);
   router.use(['/.well-known/openid-configuration', '/keys', '/token', '/userinfo'], cors);
+  // The routes are disjoint; the hot path (the token endpoint) is matched first.
+  router.use(tokenRoutes(ctx));
   router.use(wellKnownRoutes(discovery, deps.signer));
   router.use(webHealthRoutes(deps.health));
   router.use(frontendAssets(ctx.frontend));
   router.use(authorizeRoutes(ctx));
   router.use(approvalRoutes(ctx));
-  router.use(tokenRoutes(ctx));
   router.use(introspectionRoutes(ctx));
   router.use(revocationRoutes(ctx));
   router.use(userinfoRoutes(ctx));
@@ -134,19 +113,4 @@ export function createWebApp(deps: AppDeps): express.Express {
     );
   }) as express.ErrorRequestHandler);
   return app;
-}
-
-function requestSummary(
-  req: IncomingMessage,
-  res: ServerResponse,
-): { method?: string; path: string; status: number } {
-  // Express rewrites req.url inside mounted routers; originalUrl is what the client asked for.
-  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
-  return { method: req.method, path: url.split('?')[0] ?? '', status: res.statusCode };
-}
-
-/** Response headers carry cookies: the summary line keeps only the status. */
-function withoutResponse(val: object): object {
-  const { res: _res, ...rest } = val as { res?: unknown };
-  return rest;
 }
