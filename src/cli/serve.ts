@@ -1,5 +1,6 @@
 import { loadConfigFile, ConfigError, effectiveConnectors } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { issuerURL } from '../config/issuer.js';
 import { MemoryStorage } from '../storage/memory/memory.js';
 import { isImplementedConnectorType, openConnector } from '../connectors/registry.js';
 import { createLogger } from '../observability/logger.js';
@@ -81,7 +82,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 1;
   }
 
-  const discovery = `${config.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const discovery = issuerURL(config.issuer, '/.well-known/openid-configuration');
   logger.info(
     {
       issuer: config.issuer,

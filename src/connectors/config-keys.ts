@@ -18,81 +18,111 @@ export const connectorPath = (connectorID: string): string => `connectors[${conn
 const describe = (v: unknown): string =>
   v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v;
 
-/** Reads one connector's config by key, case-insensitively, naming the key path in every error. */
-export class ConnectorConfigReader {
-  private readonly config: Record<string, unknown>;
-
+/**
+ * One mapping of a connector's config (or a section nested in it), read case-insensitively, every error
+ * naming its path. `ConfigSection.of(connectorPath(id) + '.config', config)` reads a whole config.
+ */
+export class ConfigSection {
   constructor(
-    private readonly connectorID: string,
-    config: unknown,
-  ) {
-    if (config === undefined || config === null) {
-      this.config = {};
-    } else if (typeof config === 'object' && !Array.isArray(config)) {
-      this.config = config as Record<string, unknown>;
-    } else {
-      throw new ConnectorConfigError(
-        `${connectorPath(connectorID)}.config`,
-        `expected a mapping, got ${describe(config)}`,
-      );
+    readonly path: string,
+    private readonly values: Record<string, unknown>,
+  ) {}
+
+  static of(path: string, value: unknown): ConfigSection {
+    if (value === undefined || value === null) return new ConfigSection(path, {});
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      throw new ConnectorConfigError(path, `expected a mapping, got ${describe(value)}`);
     }
+    return new ConfigSection(path, value as Record<string, unknown>);
   }
 
-  /** `connectors[<id>].config.<key>` */
-  path(key: string): string {
-    return `${connectorPath(this.connectorID)}.config.${key}`;
+  keyPath(key: string): string {
+    return `${this.path}.${key}`;
   }
 
-  /** The key as written and its value; `undefined` when absent or null (Go leaves the field unset then). */
-  private find(key: string): { written: string; value: unknown } | undefined {
+  private find(key: string): { path: string; value: unknown } | undefined {
     const wanted = key.toLowerCase();
-    const matches = Object.keys(this.config).filter((k) => k.toLowerCase() === wanted);
+    const matches = Object.keys(this.values).filter((k) => k.toLowerCase() === wanted);
     if (matches.length > 1) {
       throw new ConnectorConfigError(
-        this.path(key),
+        this.keyPath(key),
         `given more than once (${matches.map((k) => JSON.stringify(k)).join(', ')}); keys are case-insensitive`,
       );
     }
     const written = matches[0];
     if (written === undefined) return undefined;
-    const value = this.config[written];
-    return value === null || value === undefined ? undefined : { written, value };
+    const value = this.values[written];
+    return value === null || value === undefined ? undefined : { path: this.keyPath(written), value };
   }
 
-  optionalString(key: string): string | undefined {
+  /** A string; an empty string counts as absent (Go cannot tell them apart). */
+  string(key: string): string | undefined {
     const found = this.find(key);
     if (found === undefined) return undefined;
     if (typeof found.value !== 'string') {
-      throw new ConnectorConfigError(
-        this.path(found.written),
-        `expected a string, got ${describe(found.value)}`,
-      );
+      throw new ConnectorConfigError(found.path, `expected a string, got ${describe(found.value)}`);
     }
-    return found.value;
+    return found.value === '' ? undefined : found.value;
   }
 
-  /** A string that must be present and non-empty. */
-  requiredString(key: string): string {
-    const value = this.optionalString(key);
-    if (value === undefined || value === '') throw new ConnectorConfigError(this.path(key), 'required');
+  requiredString(key: string, why = 'required'): string {
+    const value = this.string(key);
+    if (value === undefined) throw new ConnectorConfigError(this.keyPath(key), why);
     return value;
   }
 
-  optionalBoolean(key: string): boolean | undefined {
+  boolean(key: string): boolean {
     const found = this.find(key);
-    if (found === undefined) return undefined;
+    if (found === undefined) return false;
     if (typeof found.value !== 'boolean') {
-      throw new ConnectorConfigError(
-        this.path(found.written),
-        `expected true or false, got ${describe(found.value)}`,
-      );
+      throw new ConnectorConfigError(found.path, `expected true or false, got ${describe(found.value)}`);
     }
     return found.value;
   }
 
-  /** The keys as written that match none of `known` (for a warning: Go ignores them, a typo goes unnoticed). */
+  section(key: string): ConfigSection | undefined {
+    const found = this.find(key);
+    return found === undefined ? undefined : ConfigSection.of(found.path, found.value);
+  }
+
+  /** A string or a list of non-empty strings, as `[path, value]` pairs. */
+  strings(key: string): { path: string; value: string }[] | undefined {
+    const found = this.find(key);
+    if (found === undefined) return undefined;
+    if (typeof found.value === 'string') {
+      return found.value === '' ? undefined : [{ path: found.path, value: found.value }];
+    }
+    if (!Array.isArray(found.value)) {
+      throw new ConnectorConfigError(
+        found.path,
+        `expected a string or a list of strings, got ${describe(found.value)}`,
+      );
+    }
+    return found.value.map((v, i) => {
+      const path = `${found.path}[${i}]`;
+      if (typeof v !== 'string' || v === '') {
+        throw new ConnectorConfigError(
+          path,
+          `expected a non-empty string, got ${v === '' ? 'an empty string' : describe(v)}`,
+        );
+      }
+      return { path, value: v };
+    });
+  }
+
+  list(key: string): { path: string; items: unknown[] } | undefined {
+    const found = this.find(key);
+    if (found === undefined) return undefined;
+    if (!Array.isArray(found.value)) {
+      throw new ConnectorConfigError(found.path, `expected a list, got ${describe(found.value)}`);
+    }
+    return { path: found.path, items: found.value };
+  }
+
   unknownKeys(known: readonly string[]): string[] {
     const lower = new Set(known.map((k) => k.toLowerCase()));
-    return Object.keys(this.config).filter((k) => !lower.has(k.toLowerCase()));
+    return Object.keys(this.values)
+      .filter((k) => !lower.has(k.toLowerCase()))
+      .map((k) => this.keyPath(k));
   }
 }

@@ -1,6 +1,6 @@
 import { isNotFound } from '../storage/errors.js';
 import type { Connector as ConnectorEntity, ListOptions, Storage } from '../storage/storage.js';
-import { ConnectorConfigReader, ConnectorConfigError, connectorPath } from './config-keys.js';
+import { ConfigSection, ConnectorConfigError, connectorPath } from './config-keys.js';
 import type { Connector } from './connector.js';
 import { LDAP_CONFIG_KEYS } from './ldap/config.js';
 import { openLdapConnector } from './ldap/ldap.js';
@@ -24,7 +24,7 @@ export interface ConnectorDeps {
   logger?: ConnectorLogger;
 }
 
-type Factory = (entity: ConnectorEntity, config: ConnectorConfigReader, deps: ConnectorDeps) => Connector;
+type Factory = (entity: ConnectorEntity, config: ConfigSection, deps: ConnectorDeps) => Connector;
 
 interface ConnectorType {
   /** Every key the type reads, for warning about the others (typos Go would silently ignore). */
@@ -43,8 +43,7 @@ const TYPES: Record<string, ConnectorType> = {
   },
   mockCallback: {
     keys: ['failRefresh'],
-    open: (_entity, config) =>
-      new MockCallbackConnector({ failRefresh: config.optionalBoolean('failRefresh') }),
+    open: (_entity, config) => new MockCallbackConnector({ failRefresh: config.boolean('failRefresh') }),
   },
   mockPassword: {
     keys: ['username', 'password'],
@@ -56,15 +55,15 @@ const TYPES: Record<string, ConnectorType> = {
   },
 };
 
-/**
- * Builds the connector a stored entity describes. Throws ConnectorConfigError (an Error whose message starts
- * with `connectors[<id>].config.<key>`) for a bad config, and an Error for a type this build cannot open.
- */
 /** Whether this build can open connectors of `type` (the config accepts a few more, implemented later). */
 export function isImplementedConnectorType(type: string): boolean {
   return Object.hasOwn(TYPES, type);
 }
 
+/**
+ * Builds the connector a stored entity describes. Throws ConnectorConfigError (an Error whose message starts
+ * with `connectors[<id>].config.<key>`) for a bad config, and an Error for a type this build cannot open.
+ */
 export function openConnector(entity: ConnectorEntity, deps: ConnectorDeps): Connector {
   const type = Object.hasOwn(TYPES, entity.type) ? TYPES[entity.type] : undefined;
   if (type === undefined) {
@@ -73,13 +72,14 @@ export function openConnector(entity: ConnectorEntity, deps: ConnectorDeps): Con
       `connector type ${JSON.stringify(entity.type)} is not supported yet`,
     );
   }
-  const config = new ConnectorConfigReader(entity.id, entity.config);
+  const config = ConfigSection.of(`${connectorPath(entity.id)}.config`, entity.config);
   const connector = type.open(entity, config, deps);
-  const unknown = config.unknownKeys(type.keys);
+  // The keys as written, without their path: the message names the path once.
+  const unknown = config.unknownKeys(type.keys).map((path) => path.slice(config.path.length + 1));
   if (unknown.length > 0) {
     deps.logger?.warn(
       { connector: entity.id, keys: unknown },
-      `${connectorPath(entity.id)}.config: ignoring keys that type ${entity.type} does not read`,
+      `${config.path}: ignoring keys that type ${entity.type} does not read`,
     );
   }
   return connector;

@@ -70,6 +70,3 @@ function dropFields(obj: Record<string, unknown>, fields: string[]): Record<stri
   for (const [k, v] of Object.entries(obj)) if (!fields.includes(k)) out[k] = v;
   return out;
 }
-
-/** A logger that discards everything, for tests and library use. */
-export const silentLogger: Logger = pino({ level: 'silent' });

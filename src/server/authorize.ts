@@ -11,6 +11,7 @@ import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
 import type { LoginOutcome } from '../oauth/login.js';
 import { browserValue, ensureBrowserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { renderErrorPage, renderPage } from './pages.js';
+import { issuerURL } from '../config/issuer.js';
 import { checkPassword } from './password-check.js';
 
 /** The pending request once the user picked a connector (what travels to the upstream as `state`). */
@@ -172,7 +173,7 @@ export function scopesOf(p: { scopes: string[] }): ConnectorScopes {
 }
 
 function callbackURL(ctx: ServerContext): string {
-  return `${ctx.config.issuer.replace(/\/+$/, '')}/callback`;
+  return issuerURL(ctx.config.issuer, '/callback');
 }
 
 /** Seals a validated request, bound to this browser, for the login links and the upstream `state`. */

@@ -12,12 +12,13 @@ import { authenticateClient } from './token/client-auth.js';
 import { noStore, sendOAuthError } from './token/index.js';
 import { renderErrorPage, renderPage } from './pages.js';
 import { beginLogin } from './authorize.js';
+import { issuerURL } from '../config/issuer.js';
 
 /** Device authorization requests one client may make from one IP per window (RFC 8628 §5.1 asks for a limit). */
 export const DEVICE_REQUESTS_PER_CLIENT_IP = 20;
 
 export function deviceCallbackURL(ctx: ServerContext): string {
-  return `${ctx.config.issuer.replace(/\/+$/, '')}/device/callback`;
+  return issuerURL(ctx.config.issuer, '/device/callback');
 }
 
 /**
@@ -50,7 +51,7 @@ export function deviceRoutes(ctx: ServerContext): Router {
       await validateScopes(scopes, client.id, (id) => findClient(ctx.storage, id));
       const pkce = parseCodeChallenge(params.code_challenge, params.code_challenge_method, policy);
       const started = await ctx.device.start(client.id, scopes, pkce);
-      const verificationURI = `${ctx.config.issuer.replace(/\/+$/, '')}/device`;
+      const verificationURI = issuerURL(ctx.config.issuer, '/device');
       noStore(res).json({
         device_code: started.deviceCode,
         user_code: started.userCode,

@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import { issuerURL } from '../config/issuer.js';
 
 /** The OpenID Provider metadata (OpenID Connect Discovery 1.0 §3), with Dex's field set (reference §1). */
 export type DiscoveryDocument = Record<string, unknown>;
@@ -41,7 +42,7 @@ export class Discovery {
 
   /** An absolute URL of a route under the issuer. */
   url(path: string): string {
-    return `${this.config.issuer.replace(/\/+$/, '')}${path}`;
+    return issuerURL(this.config.issuer, path);
   }
 
   /** Called by an endpoint family when it is mounted. */

@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { Storage, Client, Password, Connector } from '../storage/storage.js';
+import type { Storage, Client, Password, Connector, KeySetName } from '../storage/storage.js';
 import { openStorage } from '../storage/open.js';
 import { effectiveConnectors } from '../config/load.js';
 import { withStaticOverlay } from '../storage/static.js';
@@ -77,25 +77,21 @@ export async function startLatchkey(
   const listeners: RunningListener[] = [];
   const keyManagers: KeyManager[] = [];
   try {
-    const signingKeys = new KeyManager(storage, {
-      name: 'signing',
-      kind: 'signing',
-      algorithm: config.signer.algorithm,
-      rotationPeriodMs: config.signer.keysRotationPeriod,
-      retentionMs: config.expiry.idTokens,
-      clock,
-      logger: logger.child({ component: 'keys' }),
-      onRotate: () => metrics.keyRotations.inc({ keyset: 'signing' }),
-    });
-    const sealingKeys = new KeyManager(storage, {
-      name: 'sealing',
-      kind: 'sealing',
-      rotationPeriodMs: config.signer.keysRotationPeriod,
-      retentionMs: config.expiry.authRequests,
-      clock,
-      logger: logger.child({ component: 'keys' }),
-      onRotate: () => metrics.keyRotations.inc({ keyset: 'sealing' }),
-    });
+    // Both key sets rotate with the signer's period; a retired key stays usable as long as what it
+    // protected may live: ID/access tokens for signing keys, pending login requests for sealing keys.
+    const keyManager = (name: KeySetName, retentionMs: number) =>
+      new KeyManager(storage, {
+        name,
+        kind: name,
+        ...(name === 'signing' ? { algorithm: config.signer.algorithm } : {}),
+        rotationPeriodMs: config.signer.keysRotationPeriod,
+        retentionMs,
+        clock,
+        logger: logger.child({ component: 'keys' }),
+        onRotate: () => metrics.keyRotations.inc({ keyset: name }),
+      });
+    const signingKeys = keyManager('signing', config.expiry.idTokens);
+    const sealingKeys = keyManager('sealing', config.expiry.authRequests);
     keyManagers.push(signingKeys, sealingKeys);
     await signingKeys.start();
     await sealingKeys.start();

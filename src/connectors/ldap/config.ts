@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Filter } from 'ldapts';
-import { ConnectorConfigError, connectorPath } from '../config-keys.js';
+import { ConfigSection, ConnectorConfigError, connectorPath } from '../config-keys.js';
 import { parseAttributeSpec, parseConfiguredFilter, type AttributeSpec } from './filters.js';
 
 // `type: ldap` configuration (reference §6), read the way Dex reads it: keys case-insensitively (Go's
@@ -104,115 +104,6 @@ const GROUP_SEARCH_KEYS = [
 ];
 const MATCHER_KEYS = ['userAttr', 'groupAttr', 'recursionGroupAttr'];
 
-const describe = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v;
-
-/** One mapping of the config, read case-insensitively, every error naming its path. */
-class Section {
-  constructor(
-    readonly path: string,
-    private readonly values: Record<string, unknown>,
-  ) {}
-
-  static of(path: string, value: unknown): Section {
-    if (value === undefined || value === null) return new Section(path, {});
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      throw new ConnectorConfigError(path, `expected a mapping, got ${describe(value)}`);
-    }
-    return new Section(path, value as Record<string, unknown>);
-  }
-
-  keyPath(key: string): string {
-    return `${this.path}.${key}`;
-  }
-
-  private find(key: string): { path: string; value: unknown } | undefined {
-    const wanted = key.toLowerCase();
-    const matches = Object.keys(this.values).filter((k) => k.toLowerCase() === wanted);
-    if (matches.length > 1) {
-      throw new ConnectorConfigError(
-        this.keyPath(key),
-        `given more than once (${matches.map((k) => JSON.stringify(k)).join(', ')}); keys are case-insensitive`,
-      );
-    }
-    const written = matches[0];
-    if (written === undefined) return undefined;
-    const value = this.values[written];
-    return value === null || value === undefined ? undefined : { path: this.keyPath(written), value };
-  }
-
-  /** A string; an empty string counts as absent (Go cannot tell them apart). */
-  string(key: string): string | undefined {
-    const found = this.find(key);
-    if (found === undefined) return undefined;
-    if (typeof found.value !== 'string') {
-      throw new ConnectorConfigError(found.path, `expected a string, got ${describe(found.value)}`);
-    }
-    return found.value === '' ? undefined : found.value;
-  }
-
-  requiredString(key: string, why = 'required'): string {
-    const value = this.string(key);
-    if (value === undefined) throw new ConnectorConfigError(this.keyPath(key), why);
-    return value;
-  }
-
-  boolean(key: string): boolean {
-    const found = this.find(key);
-    if (found === undefined) return false;
-    if (typeof found.value !== 'boolean') {
-      throw new ConnectorConfigError(found.path, `expected true or false, got ${describe(found.value)}`);
-    }
-    return found.value;
-  }
-
-  section(key: string): Section | undefined {
-    const found = this.find(key);
-    return found === undefined ? undefined : Section.of(found.path, found.value);
-  }
-
-  /** A string or a list of non-empty strings, as `[path, value]` pairs. */
-  strings(key: string): { path: string; value: string }[] | undefined {
-    const found = this.find(key);
-    if (found === undefined) return undefined;
-    if (typeof found.value === 'string') {
-      return found.value === '' ? undefined : [{ path: found.path, value: found.value }];
-    }
-    if (!Array.isArray(found.value)) {
-      throw new ConnectorConfigError(
-        found.path,
-        `expected a string or a list of strings, got ${describe(found.value)}`,
-      );
-    }
-    return found.value.map((v, i) => {
-      const path = `${found.path}[${i}]`;
-      if (typeof v !== 'string' || v === '') {
-        throw new ConnectorConfigError(
-          path,
-          `expected a non-empty string, got ${v === '' ? 'an empty string' : describe(v)}`,
-        );
-      }
-      return { path, value: v };
-    });
-  }
-
-  list(key: string): { path: string; items: unknown[] } | undefined {
-    const found = this.find(key);
-    if (found === undefined) return undefined;
-    if (!Array.isArray(found.value)) {
-      throw new ConnectorConfigError(found.path, `expected a list, got ${describe(found.value)}`);
-    }
-    return { path: found.path, items: found.value };
-  }
-
-  unknownKeys(known: readonly string[]): string[] {
-    const lower = new Set(known.map((k) => k.toLowerCase()));
-    return Object.keys(this.values)
-      .filter((k) => !lower.has(k.toLowerCase()))
-      .map((k) => this.keyPath(k));
-  }
-}
-
 export interface ParsedLdapConfig {
   config: LdapConfig;
   /** Non-fatal findings (unknown nested keys, settings Dex would silently ignore), for a warning. */
@@ -232,7 +123,7 @@ export function parseLdapConfig(
 ): ParsedLdapConfig {
   const readFile = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   const warnings: string[] = [];
-  const top = Section.of(`${connectorPath(connectorID)}.config`, raw);
+  const top = ConfigSection.of(`${connectorPath(connectorID)}.config`, raw);
 
   const insecureNoSSL = top.boolean('insecureNoSSL');
   const startTLS = top.boolean('startTLS');
@@ -317,7 +208,7 @@ export function parseHost(
 }
 
 function readTLS(
-  top: Section,
+  top: ConfigSection,
   security: TransportSecurity,
   readFile: (path: string) => string,
   warnings: string[],
@@ -399,7 +290,7 @@ function certificates(pem: string, path: string): string {
   return blocks.join('\n') + '\n';
 }
 
-function readScope(section: Section): SearchScope {
+function readScope(section: ConfigSection): SearchScope {
   const scope = section.string('scope') ?? 'sub';
   if (scope !== 'sub' && scope !== 'one') {
     throw new ConnectorConfigError(
@@ -410,13 +301,13 @@ function readScope(section: Section): SearchScope {
   return scope;
 }
 
-function readFilter(section: Section): Filter | undefined {
+function readFilter(section: ConfigSection): Filter | undefined {
   const text = section.string('filter');
   return text === undefined ? undefined : parseConfiguredFilter(text, section.keyPath('filter'));
 }
 
 /** A plain attribute name for reading values off an entry (`DN` = the entry's DN). */
-function readAttributeName(section: Section, key: string, fallback?: string): string | undefined {
+function readAttributeName(section: ConfigSection, key: string, fallback?: string): string | undefined {
   const value = section.string(key);
   if (value === undefined) return fallback;
   const spec = parseAttributeSpec(value, section.keyPath(key));
@@ -429,8 +320,8 @@ function readAttributeName(section: Section, key: string, fallback?: string): st
   return spec.attribute;
 }
 
-function readUserSearch(top: Section, warnings: string[]): UserSearchConfig {
-  const section = top.section('userSearch') ?? Section.of(top.keyPath('userSearch'), {});
+function readUserSearch(top: ConfigSection, warnings: string[]): UserSearchConfig {
+  const section = top.section('userSearch') ?? ConfigSection.of(top.keyPath('userSearch'), {});
   warnings.push(...section.unknownKeys(USER_SEARCH_KEYS).map((k) => `${k}: not a userSearch key; ignored`));
   const baseDN = section.requiredString('baseDN');
   const usernames = section.strings('username');
@@ -474,7 +365,7 @@ function readUserSearch(top: Section, warnings: string[]): UserSearchConfig {
   };
 }
 
-function readGroupSearch(top: Section, warnings: string[]): GroupSearchConfig | undefined {
+function readGroupSearch(top: ConfigSection, warnings: string[]): GroupSearchConfig | undefined {
   const section = top.section('groupSearch');
   if (section === undefined) return undefined;
   warnings.push(...section.unknownKeys(GROUP_SEARCH_KEYS).map((k) => `${k}: not a groupSearch key; ignored`));
@@ -496,7 +387,7 @@ function readGroupSearch(top: Section, warnings: string[]): GroupSearchConfig | 
       warnings.push(`${section.path}: userAttr/groupAttr are not used when userMatchers is given`);
     }
     userMatchers = listed.items.map((item, i) =>
-      readMatcher(Section.of(`${listed.path}[${i}]`, item), true)!,
+      readMatcher(ConfigSection.of(`${listed.path}[${i}]`, item), true)!,
     );
   } else if (legacy !== undefined) {
     userMatchers = [legacy];
@@ -520,7 +411,7 @@ function readGroupSearch(top: Section, warnings: string[]): GroupSearchConfig | 
 }
 
 /** One {userAttr, groupAttr, recursionGroupAttr}; for the legacy flat keys, undefined when none is set. */
-function readMatcher(section: Section, required: boolean): UserMatcher | undefined {
+function readMatcher(section: ConfigSection, required: boolean): UserMatcher | undefined {
   if (required) {
     const unknown = section.unknownKeys(MATCHER_KEYS);
     if (unknown.length > 0) throw new ConnectorConfigError(unknown[0]!, 'not a userMatchers key');
