@@ -13,8 +13,41 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // The layering of DESIGN.md: server → oauth/tokens/keys/connectors → storage. Arrows point one way; a
+  // module may not import from a layer above its own.
+  ...layer('src/storage/**', ['server', 'cli', 'oauth', 'tokens', 'keys', 'connectors', 'frontend']),
+  ...layer('src/connectors/**', ['server', 'cli', 'oauth', 'tokens', 'keys', 'frontend']),
+  ...layer('src/keys/**', ['server', 'cli', 'oauth', 'tokens', 'connectors', 'frontend']),
+  ...layer('src/tokens/**', ['server', 'cli', 'oauth', 'connectors', 'frontend']),
+  ...layer('src/oauth/**', ['server', 'cli', 'frontend']),
+  ...layer('src/config/**', ['server', 'cli', 'oauth', 'tokens', 'keys', 'storage', 'frontend']),
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: globals.node },
   },
 );
+
+/**
+ * Forbids the files of src/<dir>/ to import from the named top-level folders of src/. The pattern depends
+ * on how deep a file sits (src/connectors/x.ts reaches src/ with one `../`, src/connectors/ldap/x.ts with
+ * two), so a sibling such as src/connectors/oauth/ is never mistaken for src/oauth/.
+ */
+function layer(files, above) {
+  const dir = files.replace(/^src\//, '').replace(/\/\*\*$/, '');
+  return [1, 2, 3].map((depth) => ({
+    files: [`src/${dir}/${'*/'.repeat(depth - 1)}*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./){${depth}}(${above.join('|')})/`,
+              message: `layering (DESIGN.md): src/${dir}/ may not import from src/{${above.join(',')}}/`,
+            },
+          ],
+        },
+      ],
+    },
+  }));
+}

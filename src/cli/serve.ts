@@ -2,7 +2,7 @@ import { loadConfigFile, ConfigError, effectiveConnectors } from '../config/load
 import type { Config } from '../config/types.js';
 import { issuerURL } from '../config/issuer.js';
 import { MemoryStorage } from '../storage/memory/memory.js';
-import { isImplementedConnectorType, openConnector } from '../connectors/registry.js';
+import { openConnector } from '../connectors/registry.js';
 import { createLogger } from '../observability/logger.js';
 import { startLatchkey } from '../server/server.js';
 import { USAGE, parseFlags } from './args.js';
@@ -133,23 +133,29 @@ function loginHints(emails: string[], clients: string[]): string[] {
 
 /**
  * `--check` also validates each connector's own settings, by opening it without dialling anything (no
- * connector connects when opened). Types the config accepts but this build cannot open yet are warnings.
+ * connector connects when opened); what a connector would warn about at start is a warning here too.
  */
 function checkConnectors(config: Config, warnings: string[]): string[] {
   const problems: string[] = [];
   const storage = new MemoryStorage();
+  const stopped = new AbortController();
+  const logger = {
+    warn: (_o: object, msg?: string) => void (msg && warnings.push(msg)),
+    info() {},
+    debug() {},
+    error: (_o: object, msg?: string) => void (msg && warnings.push(msg)),
+  };
   for (const c of effectiveConnectors(config)) {
-    if (!isImplementedConnectorType(c.type)) {
-      warnings.push(
-        `connectors[${c.id}].type: "${c.type}" is not implemented yet: latchkey serve will refuse it`,
-      );
-      continue;
-    }
     try {
-      openConnector({ id: c.id, type: c.type, name: c.name, config: c.config }, { storage });
+      openConnector(
+        { id: c.id, type: c.type, name: c.name, config: c.config },
+        { storage, logger, signal: stopped.signal },
+      );
     } catch (e) {
       problems.push((e as Error).message);
     }
   }
+  // Ends whatever an opened connector started in the background (none dials before it is used).
+  stopped.abort();
   return problems;
 }

@@ -11,8 +11,8 @@ import type {
   FrontendConfig,
   ThrottlingConfig,
   GrantType,
-  LoggerConfig,
   OAuth2Config,
+  LoggerConfig,
   SignerConfig,
   StaticClientConfig,
   StaticPasswordConfig,
@@ -22,6 +22,7 @@ import type {
 } from './types.js';
 import { describeValue, type Findings, type PathSegment, quote, zodErrorMap } from './problems.js';
 import { isPlainObject } from './normalize.js';
+import { connectorType, typeServesGrant } from '../connectors/types.js';
 import {
   clientShape,
   connectorShape,
@@ -374,8 +375,22 @@ function buildConnectors(raw: unknown, enablePasswordDB: boolean | undefined, f:
       }
       firstIndex.set(id, i);
     }
-    if (c.ok && c.v.type !== undefined && id !== undefined && c.v.name !== undefined) {
-      connectors.push({ type: c.v.type, id, name: c.v.name, config: c.v.config ?? {} });
+    const type = c.v.type;
+    (c.v.grantTypes ?? []).forEach((g, j) => {
+      const declared = type !== undefined ? connectorType(type) : undefined;
+      if (declared && !typeServesGrant(declared, g)) {
+        f.problem(['connectors', i, 'grantTypes', j], `a connector of type ${type} cannot serve ${quote(g)}`);
+        complete = false;
+      }
+    });
+    if (c.ok && type !== undefined && id !== undefined && c.v.name !== undefined) {
+      connectors.push({
+        type,
+        id,
+        name: c.v.name,
+        config: c.v.config ?? {},
+        ...(c.v.grantTypes && c.v.grantTypes.length > 0 ? { grantTypes: [...new Set(c.v.grantTypes)] } : {}),
+      });
     }
   });
   return { connectors, complete };
@@ -409,6 +424,7 @@ function redirectURIProblem(uri: string, issuerPath: string | undefined): string
 function buildClients(
   raw: unknown,
   issuerPath: string | undefined,
+  servedGrants: readonly GrantType[] | undefined,
   opts: BuildOptions,
   f: Findings,
 ): StaticClientConfig[] | undefined {
@@ -474,6 +490,23 @@ function buildClients(
       }
     }
 
+    (v.grantTypes ?? []).forEach((g, j) => {
+      // A client may list only grants the server serves; client_credentials it enables for itself.
+      if (g === 'client_credentials' || servedGrants === undefined || servedGrants.includes(g)) return;
+      f.problem(
+        [...path, 'grantTypes', j],
+        `${quote(g)} is not served (oauth2.grantTypes: ${servedGrants.join(', ')})`,
+      );
+      good = false;
+    });
+    if (v.public && v.grantTypes?.includes('client_credentials')) {
+      f.problem(
+        [...path, 'grantTypes', v.grantTypes.indexOf('client_credentials')],
+        '"client_credentials" needs a confidential client (public: false, with a secret)',
+      );
+      good = false;
+    }
+
     if (good && id !== undefined && v.name !== undefined) {
       clients.push({
         id,
@@ -483,6 +516,13 @@ function buildClients(
         trustedPeers: v.trustedPeers ?? [],
         public: v.public ?? false,
         logoURL: v.logoURL ?? '',
+        ...(v.allowedConnectors && v.allowedConnectors.length > 0
+          ? { allowedConnectors: [...new Set(v.allowedConnectors)] }
+          : {}),
+        ...(v.grantTypes ? { grantTypes: [...new Set(v.grantTypes)] } : {}),
+        ...(v.clientCredentialsClaims
+          ? { clientCredentialsClaims: { groups: v.clientCredentialsClaims.groups ?? [] } }
+          : {}),
       });
     } else {
       ok = false;
@@ -606,6 +646,7 @@ function buildOAuth2(
   raw: unknown,
   connectors: ConnectorsResult,
   enablePasswordDB: boolean | undefined,
+  opts: BuildOptions,
   f: Findings,
 ): OAuth2Config | undefined {
   const o = parseFields(oauth2Shape, raw, ['oauth2'], f);
@@ -641,6 +682,12 @@ function buildOAuth2(
   const canExchange = connectors.connectors.some((c) => TOKEN_EXCHANGE_CONNECTOR_TYPES.includes(c.type));
   const possible = (g: GrantType): boolean =>
     g === 'password' ? passwordConnector !== undefined : g === TOKEN_EXCHANGE ? canExchange : true;
+  // Dex serves client_credentials to every confidential client only when asked to; by default a client
+  // opts in itself (staticClients[].grantTypes).
+  const byDefault = (g: GrantType): boolean =>
+    g === 'client_credentials'
+      ? envFlag(opts.env.DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT)
+      : possible(g);
 
   // The listed grants that are valid, with their positions, even when another entry of the list is not.
   const rawGrants = isPlainObject(raw) ? raw.grantTypes : undefined;
@@ -665,7 +712,7 @@ function buildOAuth2(
     });
     grantTypes = [...new Set(listed.map(([g]) => g))];
   } else {
-    grantTypes = GRANT_TYPES.filter(possible);
+    grantTypes = GRANT_TYPES.filter(byDefault);
   }
   grantTypes.sort();
 
@@ -684,6 +731,11 @@ function buildOAuth2(
   };
   if (passwordConnector !== undefined) out.passwordConnector = passwordConnector;
   return out;
+}
+
+/** Dex's boolean environment flags (Go's strconv.ParseBool). */
+function envFlag(value: string | undefined): boolean {
+  return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value ?? '');
 }
 
 function buildFrontend(raw: unknown, opts: BuildOptions, f: Findings): FrontendConfig | undefined {
@@ -745,9 +797,10 @@ export function buildConfig(
   const passwordDB = parse(enablePasswordDBSchema, raw.enablePasswordDB, ['enablePasswordDB'], f);
   const enablePasswordDB = passwordDB.ok ? passwordDB.value : undefined;
   const connectors = buildConnectors(raw.connectors, enablePasswordDB, f);
-  const staticClients = buildClients(raw.staticClients, issuer?.issuerPath, opts, f);
+  const oauth2 = buildOAuth2(raw.oauth2, connectors, enablePasswordDB, opts, f);
+  const staticClients = buildClients(raw.staticClients, issuer?.issuerPath, oauth2?.grantTypes, opts, f);
   const staticPasswords = buildPasswords(raw.staticPasswords, enablePasswordDB, opts, f);
-  const oauth2 = buildOAuth2(raw.oauth2, connectors, enablePasswordDB, f);
+
   const frontend = buildFrontend(raw.frontend, opts, f);
   const throttling = buildThrottling(raw.throttling, f);
 

@@ -4,6 +4,7 @@
 
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { CONNECTOR_TYPE_NAMES, typesThat } from '../connectors/types.js';
 import { parseGoDuration } from './duration.js';
 import { describeValue, quote } from './problems.js';
 
@@ -11,28 +12,22 @@ import { describeValue, quote } from './problems.js';
 // What Latchkey serves, and what it refuses
 
 export const SUPPORTED_STORAGE_TYPES = ['memory', 'sqlite3', 'kubernetes'] as const;
-export const SUPPORTED_CONNECTOR_TYPES = [
-  'local',
-  'mockCallback',
-  'mockPassword',
-  'ldap',
-  'oidc',
-  'github',
-  'oauth',
-] as const;
+/** Every connector type (connectors/types.ts declares them and what each can do). */
+export const SUPPORTED_CONNECTOR_TYPES = CONNECTOR_TYPE_NAMES;
 /** Connector types that can check a username and password (oauth2.passwordConnector). */
-export const PASSWORD_CONNECTOR_TYPES: readonly string[] = ['local', 'ldap', 'mockPassword'];
+export const PASSWORD_CONNECTOR_TYPES: readonly string[] = typesThat((t) => t.login === 'password');
 /** Connector types that can verify an upstream token (the token-exchange grant). */
-export const TOKEN_EXCHANGE_CONNECTOR_TYPES: readonly string[] = ['oidc', 'mockCallback'];
+export const TOKEN_EXCHANGE_CONNECTOR_TYPES: readonly string[] = typesThat((t) => t.tokenIdentity);
 
 export const GRANT_TYPES = [
   'authorization_code',
+  'client_credentials',
   'refresh_token',
   'password',
   'urn:ietf:params:oauth:grant-type:device_code',
   'urn:ietf:params:oauth:grant-type:token-exchange',
 ] as const;
-const UNSUPPORTED_GRANT_TYPES = ['implicit', 'client_credentials'];
+const UNSUPPORTED_GRANT_TYPES = ['implicit'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Field kinds
@@ -370,6 +365,20 @@ export const clientShape = {
   trustedPeers: stringList('a list of client ids').optional(),
   public: bool(false),
   logoURL: z.string().optional(),
+  allowedConnectors: stringList('a list of connector ids')
+    .optional()
+    .describe('The connectors this client may log users in through (default: all).'),
+  grantTypes: z
+    .array(grantTypeSchema, { error: expectedNoun('a list of grant types') })
+    .optional()
+    .describe(
+      'Latchkey: the grants this client may use (default: every grant the server serves but ' +
+        'client_credentials, which a confidential client opts into by listing it here).',
+    ),
+  clientCredentialsClaims: z
+    .object({ groups: stringList('a list of group names').optional() }, { error: expectedNoun('a mapping') })
+    .optional()
+    .describe('What a client_credentials token says about this client: groups.'),
 };
 export const clientSchema = z.object(clientShape, { error: expectedNoun('a mapping') });
 
@@ -387,6 +396,10 @@ export const connectorShape = {
     .record(z.string(), z.unknown(), { error: expectedNoun('a mapping') })
     .optional()
     .describe('Connector-specific settings; $VAR and ${VAR} are expanded from the environment.'),
+  grantTypes: z
+    .array(grantTypeSchema, { error: expectedNoun('a list of grant types') })
+    .optional()
+    .describe('The grants that may use this connector (default: all).'),
 };
 export const connectorSchema = z.object(connectorShape, { error: expectedNoun('a mapping') });
 

@@ -70,6 +70,7 @@ export interface LoggerConfig {
 
 export type GrantType =
   | 'authorization_code'
+  | 'client_credentials'
   | 'refresh_token'
   | 'password'
   | 'urn:ietf:params:oauth:grant-type:device_code'
@@ -100,6 +101,11 @@ export interface StaticClientConfig {
   trustedPeers: string[];
   public: boolean;
   logoURL: string;
+  /** Absent = every connector. */
+  allowedConnectors?: string[];
+  /** Absent = every served grant but client_credentials (see storage Client.grantTypes). */
+  grantTypes?: GrantType[];
+  clientCredentialsClaims?: { groups: string[] };
 }
 
 export interface ConnectorConfig {
@@ -107,6 +113,8 @@ export interface ConnectorConfig {
   id: string;
   name: string;
   config: Record<string, unknown>;
+  /** Absent = every grant. */
+  grantTypes?: GrantType[];
 }
 
 export interface StaticPasswordConfig {

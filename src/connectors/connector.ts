@@ -2,14 +2,13 @@
 // some upstream proof (a password, an upstream callback, an upstream token) into an Identity; it knows
 // nothing about OAuth clients, codes or storage of Latchkey's own state.
 
-/** What a connector vouches for. `connectorData` is opaque state it wants back on refresh. */
-export interface Identity {
-  userID: string;
-  username: string;
-  preferredUsername: string;
-  email: string;
-  emailVerified: boolean;
-  groups: string[];
+import type { Claims } from '../storage/storage.js';
+
+/**
+ * What a connector vouches for: the claims tokens carry, and `connectorData`, opaque state it wants back on
+ * refresh (never put in a token).
+ */
+export interface Identity extends Claims {
   connectorData?: Uint8Array;
 }
 
@@ -53,12 +52,34 @@ export interface PasswordConnector {
   login(scopes: ConnectorScopes, username: string, password: string): Promise<Identity | undefined>;
 }
 
+/** One login's start at a callback connector. */
+export interface CallbackLogin {
+  /**
+   * Where to send the browser: the upstream must come back to the callback URL with `state` unchanged.
+   * `state` is only known once connectorState is sealed into it, hence a function.
+   */
+  url(state: string): string;
+  /**
+   * A value the connector needs back at its callback (the upstream PKCE verifier and nonce). It travels
+   * sealed with the pending request, bound to the browser: nothing is stored before the user authenticates.
+   */
+  connectorState?: string;
+}
+
 export interface CallbackConnector {
   readonly kind: 'callback';
-  /** Where to send the browser; the upstream must come back to `callbackURL` with `state` unchanged. */
-  loginURL(scopes: ConnectorScopes, callbackURL: string, state: string, loginHint?: string): Promise<string>;
-  /** Turns the upstream's callback (its query parameters) into an identity; throws ConnectorError. */
-  handleCallback(scopes: ConnectorScopes, callbackURL: string, params: URLSearchParams): Promise<Identity>;
+  /** Starts a login (may contact the upstream, e.g. for discovery); throws ConnectorError. */
+  beginLogin(scopes: ConnectorScopes, callbackURL: string, loginHint?: string): Promise<CallbackLogin>;
+  /**
+   * Turns the upstream's callback (its query parameters) into an identity; throws ConnectorError.
+   * `connectorState` is what beginLogin returned for this login.
+   */
+  handleCallback(
+    scopes: ConnectorScopes,
+    callbackURL: string,
+    params: URLSearchParams,
+    connectorState: string | undefined,
+  ): Promise<Identity>;
 }
 
 export interface RefreshConnector {
@@ -67,8 +88,20 @@ export interface RefreshConnector {
 }
 
 export interface TokenIdentityConnector {
-  /** RFC 8693 token exchange: the identity an upstream token vouches for; throws ConnectorError. */
-  tokenIdentity(subjectTokenType: string, subjectToken: string): Promise<Identity>;
+  /**
+   * RFC 8693 token exchange: the identity an upstream token vouches for. `subjectTokenType` is the URN of
+   * an ID or access token. Throws SubjectTokenError when the token is not acceptable (expired, wrong
+   * issuer or audience, bad signature), ConnectorError when the upstream cannot be reached.
+   */
+  tokenIdentity(scopes: ConnectorScopes, subjectTokenType: string, subjectToken: string): Promise<Identity>;
+}
+
+/** A subject token that the connector refuses; the message says why and is shown to the client. */
+export class SubjectTokenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SubjectTokenError';
+  }
 }
 
 export type Connector = (PasswordConnector | CallbackConnector) &

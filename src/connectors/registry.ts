@@ -2,82 +2,59 @@ import { isNotFound } from '../storage/errors.js';
 import type { Connector as ConnectorEntity, ListOptions, Storage } from '../storage/storage.js';
 import { ConfigSection, ConnectorConfigError, connectorPath } from './config-keys.js';
 import type { Connector } from './connector.js';
-import { LDAP_CONFIG_KEYS } from './ldap/config.js';
+import { resolveDeps, type ConnectorDeps, type ResolvedConnectorDeps } from './deps.js';
+import { openGitHubConnector } from './github/github.js';
 import { openLdapConnector } from './ldap/ldap.js';
 import { LocalConnector } from './local/local.js';
 import { MockCallbackConnector } from './mock/callback.js';
 import { MockPasswordConnector } from './mock/password.js';
+import { openOAuthConnector } from './oauth/oauth.js';
+import { openOidcConnector } from './oidc/oidc.js';
+import { CONNECTOR_TYPES, connectorType, type ConnectorType } from './types.js';
+
+export type { ConnectorDeps, ConnectorLogger } from './deps.js';
 
 // Connectors are stored entities (from the config file through the static overlay, or created as resources);
 // the registry turns an entity into a working connector and keeps it until the entity changes.
 
-export interface ConnectorLogger {
-  warn(o: object, msg?: string): void;
-  info(o: object, msg?: string): void;
-  debug(o: object, msg?: string): void;
-  error(o: object, msg?: string): void;
-}
+type Opener = (entity: ConnectorEntity, config: ConfigSection, deps: ResolvedConnectorDeps) => Connector;
 
-export interface ConnectorDeps {
-  /** What the password database reads. */
-  storage: Storage;
-  logger?: ConnectorLogger;
-}
-
-type Factory = (entity: ConnectorEntity, config: ConfigSection, deps: ConnectorDeps) => Connector;
-
-interface ConnectorType {
-  /** Every key the type reads, for warning about the others (typos Go would silently ignore). */
-  keys: readonly string[];
-  open: Factory;
-}
-
-const TYPES: Record<string, ConnectorType> = {
-  local: {
-    keys: [],
-    open: (entity, _config, deps) => new LocalConnector(deps.storage, { id: entity.id, logger: deps.logger }),
-  },
-  ldap: {
-    keys: LDAP_CONFIG_KEYS,
-    open: (entity, _config, deps) => openLdapConnector(entity.id, entity.config, { logger: deps.logger }),
-  },
-  mockCallback: {
-    keys: ['failRefresh'],
-    open: (_entity, config) => new MockCallbackConnector({ failRefresh: config.boolean('failRefresh') }),
-  },
-  mockPassword: {
-    keys: ['username', 'password'],
-    open: (_entity, config) =>
-      new MockPasswordConnector({
-        username: config.requiredString('username'),
-        password: config.requiredString('password'),
-      }),
-  },
+/** One opener per declared type: the compiler refuses a type in types.ts that cannot be opened. */
+const OPENERS: { [T in ConnectorType]: Opener } = {
+  local: (entity, _config, deps) => new LocalConnector(deps.storage, { id: entity.id, logger: deps.logger }),
+  ldap: (entity, _config, deps) => openLdapConnector(entity.id, entity.config, { logger: deps.logger }),
+  oidc: openOidcConnector,
+  github: openGitHubConnector,
+  oauth: openOAuthConnector,
+  mockCallback: (_entity, config) =>
+    new MockCallbackConnector({ failRefresh: config.boolean('failRefresh') }),
+  mockPassword: (_entity, config) =>
+    new MockPasswordConnector({
+      username: config.requiredString('username'),
+      password: config.requiredString('password'),
+    }),
 };
-
-/** Whether this build can open connectors of `type` (the config accepts a few more, implemented later). */
-export function isImplementedConnectorType(type: string): boolean {
-  return Object.hasOwn(TYPES, type);
-}
 
 /**
  * Builds the connector a stored entity describes. Throws ConnectorConfigError (an Error whose message starts
- * with `connectors[<id>].config.<key>`) for a bad config, and an Error for a type this build cannot open.
+ * with `connectors[<id>].<key>`) for an unknown type or a bad config. Opening never contacts an upstream.
  */
 export function openConnector(entity: ConnectorEntity, deps: ConnectorDeps): Connector {
-  const type = Object.hasOwn(TYPES, entity.type) ? TYPES[entity.type] : undefined;
-  if (type === undefined) {
+  const declared = connectorType(entity.type);
+  if (declared === undefined) {
     throw new ConnectorConfigError(
       `${connectorPath(entity.id)}.type`,
-      `connector type ${JSON.stringify(entity.type)} is not supported yet`,
+      `connector type ${JSON.stringify(entity.type)} is not supported by Latchkey ` +
+        `(supported: ${Object.keys(CONNECTOR_TYPES).join(', ')})`,
     );
   }
+  const resolved = resolveDeps(deps);
   const config = ConfigSection.of(`${connectorPath(entity.id)}.config`, entity.config);
-  const connector = type.open(entity, config, deps);
+  const connector = OPENERS[entity.type as ConnectorType](entity, config, resolved);
   // The keys as written, without their path: the message names the path once.
-  const unknown = config.unknownKeys(type.keys).map((path) => path.slice(config.path.length + 1));
+  const unknown = config.unknownKeys(declared.keys).map((path) => path.slice(config.path.length + 1));
   if (unknown.length > 0) {
-    deps.logger?.warn(
+    resolved.logger.warn(
       { connector: entity.id, keys: unknown },
       `${config.path}: ignoring keys that type ${entity.type} does not read`,
     );
@@ -97,11 +74,15 @@ interface CacheEntry extends OpenedConnector {
 /** The connectors in storage, opened on first use and reopened when their stored entity changes. */
 export class ConnectorRegistry {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly deps: ResolvedConnectorDeps;
 
   constructor(
     private readonly storage: Storage,
-    private readonly deps: ConnectorDeps,
-  ) {}
+    deps: ConnectorDeps,
+  ) {
+    // Resolved once: every connector shares the shutdown signal and the HTTP client defaults.
+    this.deps = resolveDeps(deps);
+  }
 
   /**
    * The connector with this id, or undefined when there is none. Reads the entity each time (storage serves
@@ -123,7 +104,7 @@ export class ConnectorRegistry {
     }
     const connector = openConnector(entity, this.deps);
     if (cached !== undefined) {
-      this.deps.logger?.info(
+      this.deps.logger.info(
         { connector: id, resourceVersion: entity.resourceVersion },
         'connector changed in storage; reopened',
       );

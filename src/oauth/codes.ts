@@ -1,20 +1,15 @@
-import type { AuthCode, Claims, PKCE, Storage } from '../storage/storage.js';
+import type { AuthCode, PKCE, Storage } from '../storage/storage.js';
+import type { Authorization } from '../tokens/authorization.js';
 import { isConflict, isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
 import { digest } from './digest.js';
 import { OAuthError } from './errors.js';
 
-export interface CodeGrant {
-  clientID: string;
+/** What a code stands for: the authorization, and the redirect URI and PKCE challenge it must be redeemed with. */
+export interface CodeGrant extends Authorization {
   redirectURI: string;
-  scopes: string[];
-  nonce: string;
   pkce: PKCE;
-  claims: Claims;
-  connectorID: string;
-  connectorData?: Uint8Array;
-  authTime?: Date;
 }
 
 /** Authorization codes: stored under their SHA-256 digest, single-use, short-lived (`expiry.authCodes`). */

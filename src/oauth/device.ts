@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { Claims, DeviceRequest, DeviceToken, PKCE, Storage } from '../storage/storage.js';
+import type { DeviceRequest, DeviceToken, PKCE, Storage } from '../storage/storage.js';
+import { parseAuthorization, serializeAuthorization, type Authorization } from '../tokens/authorization.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
@@ -10,16 +11,6 @@ import { verifyCodeVerifier } from './pkce.js';
 /** RFC 8628 §6.1: no vowels (no words), no look-alikes; 20^8 ≈ 2.6·10^10 codes, guesses throttled. */
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
-
-/** What a completed device login hands to the token endpoint: no token is minted before the device asks. */
-export interface DeviceGrant {
-  clientID: string;
-  scopes: string[];
-  claims: Claims;
-  connectorID: string;
-  connectorData?: string;
-  authTime?: string;
-}
 
 export function newUserCode(): string {
   let code = '';
@@ -101,9 +92,12 @@ export class DeviceFlow {
     }
   }
 
-  /** The user approved: the device's next poll gets tokens. */
-  async complete(request: DeviceRequest, grant: DeviceGrant): Promise<void> {
-    await this.setStatus(request, 'complete', JSON.stringify(grant));
+  /**
+   * The user approved: the device's next poll gets tokens. The authorization is stored, not minted tokens:
+   * nothing is signed before the device asks.
+   */
+  async complete(request: DeviceRequest, authorization: Authorization): Promise<void> {
+    await this.setStatus(request, 'complete', serializeAuthorization(authorization));
   }
 
   /** The user declined: the device's next poll gets access_denied. */
@@ -115,7 +109,7 @@ export class DeviceFlow {
    * One poll of the token endpoint. Returns the grant once (the device token is consumed), or throws
    * authorization_pending, slow_down, expired_token, access_denied or invalid_grant.
    */
-  async poll(deviceCode: string, clientID: string, verifier: string | undefined): Promise<DeviceGrant> {
+  async poll(deviceCode: string, clientID: string, verifier: string | undefined): Promise<Authorization> {
     const codeDigest = digest(deviceCode);
     let token: DeviceToken;
     try {
@@ -129,7 +123,7 @@ export class DeviceFlow {
     // The device code belongs to the client that asked for it (Dex does not check).
     if (token.clientID !== clientID)
       throw new OAuthError('invalid_grant', 'The device code was issued to another client.');
-    const grant = token.status === 'complete' ? (JSON.parse(token.token) as DeviceGrant) : undefined;
+    const grant = token.status === 'complete' ? parseAuthorization(token.token) : undefined;
     if (token.status === 'pending') {
       this.checkPace(codeDigest, token, now);
       throw new OAuthError('authorization_pending', 'The user has not finished logging in yet.');

@@ -3,8 +3,9 @@ import { isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
 import type { Identity } from '../connectors/connector.js';
+import { authorizationOf } from '../tokens/authorization.js';
 import type { PendingAuthRequest } from './authorize.js';
-import type { AuthCodes } from './codes.js';
+import type { AuthCodes, CodeGrant } from './codes.js';
 import { codeRedirect, errorRedirect } from './codes.js';
 import { browserTag, verifyBrowserTag } from './browser-binding.js';
 import { OOB_REDIRECT_URI } from './redirect-uri.js';
@@ -51,14 +52,14 @@ export class LoginCompletion {
       return this.issue(
         {
           clientID: pending.clientID,
-          redirectURI: pending.redirectURI,
           scopes: pending.scopes,
-          nonce: pending.nonce,
-          pkce: pending.pkce,
           claims: claimsOf(identity),
           connectorID,
-          ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
+          nonce: pending.nonce,
           authTime: now,
+          ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
+          redirectURI: pending.redirectURI,
+          pkce: pending.pkce,
         },
         pending.state,
       );
@@ -113,17 +114,7 @@ export class LoginCompletion {
   /** The user approved: the code replaces the AuthRequest (one write, one delete). */
   async approve(request: AuthRequest): Promise<LoginOutcome> {
     const outcome = await this.issue(
-      {
-        clientID: request.clientID,
-        redirectURI: request.redirectURI,
-        scopes: request.scopes,
-        nonce: request.nonce,
-        pkce: request.pkce,
-        claims: request.claims,
-        connectorID: request.connectorID,
-        ...(request.connectorData ? { connectorData: request.connectorData } : {}),
-        ...(request.authTime ? { authTime: request.authTime } : {}),
-      },
+      { ...authorizationOf(request), redirectURI: request.redirectURI, pkce: request.pkce },
       request.state,
     );
     await this.deleteQuietly(request.id);
@@ -145,7 +136,7 @@ export class LoginCompletion {
     };
   }
 
-  private async issue(grant: Parameters<AuthCodes['issue']>[0], state: string): Promise<LoginOutcome> {
+  private async issue(grant: CodeGrant, state: string): Promise<LoginOutcome> {
     const code = await this.codes.issue(grant);
     if (grant.redirectURI === OOB_REDIRECT_URI) return { kind: 'oob', code };
     return {

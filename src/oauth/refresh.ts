@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Claims, RefreshToken, Storage } from '../storage/storage.js';
+import type { Authorization } from '../tokens/authorization.js';
 import { isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
@@ -14,16 +15,9 @@ export interface RefreshPolicy {
   absoluteLifetimeMs?: number;
 }
 
-export interface NewRefreshToken {
+export interface NewRefreshToken extends Authorization {
   /** Storage ID; derived from the code for the code grant, so a replayed code can find and revoke it. */
   id?: string;
-  clientID: string;
-  scopes: string[];
-  nonce: string;
-  claims: Claims;
-  connectorID: string;
-  connectorData?: Uint8Array;
-  authTime?: Date;
 }
 
 export interface RefreshUse {
@@ -48,6 +42,8 @@ export class RefreshRejected extends OAuthError {
   constructor(
     readonly reason: RefreshFailureReason,
     description: string,
+    /** For the audit log only (what the connector said), never for the client. */
+    readonly detail?: string,
   ) {
     super('invalid_grant', description);
   }

@@ -31,7 +31,7 @@ export class Audit {
     log.info({ audit: 'tokens_issued', ...e }, 'tokens issued');
   }
 
-  refreshRefused(log: Logger, e: { reason: string; client: string }): void {
+  refreshRefused(log: Logger, e: { reason: string; client: string; detail?: string }): void {
     this.metrics.refreshFailures.inc({ reason: e.reason });
     log.info({ audit: 'refresh_refused', ...e }, 'refresh refused');
   }

@@ -57,7 +57,7 @@ export function createWebApp(deps: AppDeps): express.Express {
     userinfo_endpoint: url('/userinfo'),
     introspection_endpoint: url('/token/introspect'),
     revocation_endpoint: url('/token/revoke'),
-    grant_types_supported: servedGrantTypes(config.oauth2.grantTypes).sort(),
+    grant_types_supported: servedGrantTypes(config),
     code_challenge_methods_supported: config.oauth2.pkce.codeChallengeMethodsSupported,
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
@@ -65,9 +65,7 @@ export function createWebApp(deps: AppDeps): express.Express {
     authorization_response_iss_parameter_supported: true,
   });
 
-  const deviceFlow = servedGrantTypes(config.oauth2.grantTypes).includes(
-    'urn:ietf:params:oauth:grant-type:device_code',
-  );
+  const deviceFlow = servedGrantTypes(config).includes('urn:ietf:params:oauth:grant-type:device_code');
   if (deviceFlow) discovery.contribute({ device_authorization_endpoint: url('/device/code') });
 
   const router = express.Router();

@@ -1,7 +1,10 @@
 import { Router, type Request, type Response } from 'express';
-import type { Connector as ConnectorEntity } from '../storage/storage.js';
-import type { Connector, ConnectorScopes } from '../connectors/connector.js';
+import type { Client, Connector as ConnectorEntity } from '../storage/storage.js';
+import type { Connector } from '../connectors/connector.js';
 import { ConnectorError } from '../connectors/connector.js';
+import type { OpenedConnector } from '../connectors/registry.js';
+import { clientMayUseConnector, connectorAllowsGrant } from '../oauth/connector-policy.js';
+import { connectorScopes } from '../oauth/scopes.js';
 import { isUnsealError } from '../keys/sealer.js';
 import { validateAuthorizationRequest, type PendingAuthRequest } from '../oauth/authorize.js';
 import { AuthorizationRedirectError, OAuthError, UntrustedRedirectError } from '../oauth/errors.js';
@@ -14,8 +17,11 @@ import { renderErrorPage, renderPage } from './pages.js';
 import { issuerURL } from '../config/issuer.js';
 import { checkPassword } from './password-check.js';
 
-/** The pending request once the user picked a connector (what travels to the upstream as `state`). */
-type PendingWithConnector = PendingAuthRequest & { connectorID: string };
+/**
+ * The pending request once the user picked a callback connector: what travels to the upstream as `state`,
+ * with the connector's own per-login value (its PKCE verifier and nonce).
+ */
+type PendingWithConnector = PendingAuthRequest & { connectorID: string; connectorState?: string };
 
 const STALE_LINK =
   'This login link has expired or was opened in another browser. Go back to the application and sign in again.';
@@ -54,19 +60,27 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     const browser = browserValue(req);
     const pending = await unseal<PendingAuthRequest>(browser, req.query.req);
     if (!pending || !browser) return renderErrorPage(ctx, res, 400, STALE_LINK);
-    const opened = await ctx.connectors.get(req.params.connector);
-    if (!opened) return renderErrorPage(ctx, res, 404, 'Unknown login method.');
-    const { connector } = opened;
+    const opened = await connectorForLogin(ctx, req, res, pending, req.params.connector);
+    if (!opened) return;
+    const { connector, entity } = opened;
     if (connector.kind === 'password') {
-      const url = `${issuerRoute(ctx, `/auth/${encodeURIComponent(opened.entity.id)}/login`)}?${new URLSearchParams({ req: String(req.query.req) })}`;
+      const url = `${issuerRoute(ctx, `/auth/${encodeURIComponent(entity.id)}/login`)}?${new URLSearchParams({ req: String(req.query.req) })}`;
       return res.redirect(302, url);
     }
-    const state = await seal(browser, { ...pending, connectorID: opened.entity.id } as PendingWithConnector);
     try {
-      const url = await connector.loginURL(scopesOf(pending), callbackURL(ctx), state, pending.loginHint);
-      res.redirect(302, url);
+      const login = await connector.beginLogin(
+        connectorScopes(pending.scopes),
+        callbackURL(ctx),
+        pending.loginHint,
+      );
+      const withConnector: PendingWithConnector = {
+        ...pending,
+        connectorID: entity.id,
+        ...(login.connectorState !== undefined ? { connectorState: login.connectorState } : {}),
+      };
+      res.redirect(302, login.url(await seal(browser, withConnector)));
     } catch (e) {
-      await connectorFailed(ctx, req, res, opened.entity.id, e);
+      await connectorFailed(ctx, req, res, entity, e);
     }
   });
 
@@ -74,9 +88,9 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     const browser = browserValue(req);
     const pending = await unseal<PendingAuthRequest>(browser, req.query.req);
     if (!pending || !browser) return renderErrorPage(ctx, res, 400, STALE_LINK);
-    const opened = await ctx.connectors.get(req.params.connector);
-    if (!opened || opened.connector.kind !== 'password')
-      return renderErrorPage(ctx, res, 404, 'Unknown login method.');
+    const opened = await connectorForLogin(ctx, req, res, pending, req.params.connector);
+    if (!opened) return;
+    if (opened.connector.kind !== 'password') return renderErrorPage(ctx, res, 404, 'Unknown login method.');
     await renderPasswordPage(ctx, res, 200, {
       connectorID: opened.entity.id,
       connector: opened.connector,
@@ -95,9 +109,9 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     }
     const pending = await unseal<PendingAuthRequest>(browser, req.query.req);
     if (!pending || !browser) return renderErrorPage(ctx, res, 400, STALE_LINK);
-    const opened = await ctx.connectors.get(connectorID);
-    if (!opened || opened.connector.kind !== 'password')
-      return renderErrorPage(ctx, res, 404, 'Unknown login method.');
+    const opened = await connectorForLogin(ctx, req, res, pending, connectorID);
+    if (!opened) return;
+    if (opened.connector.kind !== 'password') return renderErrorPage(ctx, res, 404, 'Unknown login method.');
     const { login, password } = body;
     if (
       typeof login !== 'string' ||
@@ -117,7 +131,7 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     const check = await checkPassword(ctx, req, {
       connectorID,
       connector: opened.connector,
-      scopes: scopesOf(pending),
+      scopes: connectorScopes(pending.scopes),
       username: login,
       password,
       client: pending.clientID,
@@ -125,7 +139,7 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     });
     if (check.result === 'throttled') return renderPasswordPage(ctx, res, 429, { ...page, throttled: true });
     if (check.result === 'failure') return renderPasswordPage(ctx, res, 401, { ...page, invalid: true });
-    if (check.result === 'error') return connectorFailed(ctx, req, res, connectorID, check.error);
+    if (check.result === 'error') return connectorFailed(ctx, req, res, opened.entity, check.error);
     const { identity } = check;
     const outcome = await ctx.logins.complete(pending, connectorID, identity, browser);
     await sendOutcome(ctx, res, outcome, 303);
@@ -137,22 +151,43 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     if (!pending || !browser || typeof pending.connectorID !== 'string') {
       return renderErrorPage(ctx, res, 400, STALE_LINK);
     }
-    const opened = await ctx.connectors.get(pending.connectorID);
-    if (!opened || opened.connector.kind !== 'callback')
-      return renderErrorPage(ctx, res, 404, 'Unknown login method.');
+    const opened = await connectorForLogin(ctx, req, res, pending, pending.connectorID);
+    if (!opened) return;
+    if (opened.connector.kind !== 'callback') return renderErrorPage(ctx, res, 404, 'Unknown login method.');
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') params.set(k, v);
-    let identity;
-    try {
-      identity = await opened.connector.handleCallback(scopesOf(pending), callbackURL(ctx), params);
-    } catch (e) {
+    const failed = (e: unknown) => {
       ctx.audit.login(req.log, {
         connector: pending.connectorID,
         client: pending.clientID,
         result: 'failure',
         via: 'callback',
       });
-      return connectorFailed(ctx, req, res, pending.connectorID, e);
+      return connectorFailed(ctx, req, res, opened.entity, e);
+    };
+    // RFC 6749 §4.1.2.1: the upstream refused (the user declined, or the upstream's policy said no).
+    const upstreamError = params.get('error');
+    if (upstreamError !== null) {
+      const description = params.get('error_description');
+      return failed(
+        new ConnectorError(
+          `upstream returned error=${upstreamError}${description ? ` (${description})` : ''}`,
+          upstreamError === 'access_denied'
+            ? 'The sign-in was declined.'
+            : `The sign-in failed (${upstreamError.slice(0, 64)}).`,
+        ),
+      );
+    }
+    let identity;
+    try {
+      identity = await opened.connector.handleCallback(
+        connectorScopes(pending.scopes),
+        callbackURL(ctx),
+        params,
+        pending.connectorState,
+      );
+    } catch (e) {
+      return failed(e);
     }
     const outcome = await ctx.logins.complete(pending, pending.connectorID, identity, browser);
     ctx.audit.login(req.log, {
@@ -166,10 +201,6 @@ export function authorizeRoutes(ctx: ServerContext): Router {
   });
 
   return router;
-}
-
-export function scopesOf(p: { scopes: string[] }): ConnectorScopes {
-  return { offlineAccess: p.scopes.includes('offline_access'), groups: p.scopes.includes('groups') };
 }
 
 function callbackURL(ctx: ServerContext): string {
@@ -215,7 +246,14 @@ export async function beginLogin(
   pending: PendingAuthRequest,
 ): Promise<void> {
   const browser = ensureBrowserValue(ctx, req, res);
-  const connectors: ConnectorEntity[] = await ctx.connectors.list();
+  const client = await findClient(ctx.storage, pending.clientID);
+  const grant = grantOf(ctx, pending);
+  const usable = (c: ConnectorEntity) =>
+    client !== undefined && clientMayUseConnector(client, c.id) && connectorAllowsGrant(c, grant);
+  const connectors: ConnectorEntity[] = (await ctx.connectors.list()).filter(usable);
+  if (connectors.length === 0) {
+    return renderErrorPage(ctx, res, 403, 'No login method is available to this application.');
+  }
   const sealed = await sealPending(ctx, browser, pending);
   const only =
     connectors.length === 1 && !ctx.config.oauth2.alwaysShowLoginScreen ? connectors[0] : undefined;
@@ -240,6 +278,54 @@ export async function beginLogin(
       URL: connectorURL(ctx, c.id, sealed),
     })),
   });
+}
+
+/** The grant a browser login serves: the device flow's, when it ends at the device callback. */
+function grantOf(ctx: ServerContext, pending: Pick<PendingAuthRequest, 'redirectURI'>) {
+  return pending.redirectURI === issuerRoute(ctx, '/device/callback')
+    ? ('urn:ietf:params:oauth:grant-type:device_code' as const)
+    : ('authorization_code' as const);
+}
+
+/**
+ * The connector a login step names, when this login may use it: it exists and opens, the client may use it
+ * and it serves this grant. Otherwise renders the error page and returns undefined. Checked at every step,
+ * not only at the chooser, since every step's URL can be edited.
+ */
+async function connectorForLogin(
+  ctx: ServerContext,
+  req: Request,
+  res: Response,
+  pending: PendingAuthRequest,
+  connectorID: string,
+): Promise<OpenedConnector | undefined> {
+  let opened: OpenedConnector | undefined;
+  try {
+    opened = await ctx.connectors.get(connectorID);
+  } catch (e) {
+    req.log.error({ connector: connectorID, err: e }, 'connector cannot be opened');
+    await renderErrorPage(ctx, res, 503, `The login method "${connectorID}" is not available at the moment.`);
+    return undefined;
+  }
+  if (!opened) {
+    await renderErrorPage(ctx, res, 404, 'Unknown login method.');
+    return undefined;
+  }
+  const client: Client | undefined = await findClient(ctx.storage, pending.clientID);
+  if (
+    !client ||
+    !clientMayUseConnector(client, opened.entity.id) ||
+    !connectorAllowsGrant(opened.entity, grantOf(ctx, pending))
+  ) {
+    await renderErrorPage(
+      ctx,
+      res,
+      403,
+      `This application may not use the login method "${opened.entity.name}".`,
+    );
+    return undefined;
+  }
+  return opened;
 }
 
 async function renderPasswordPage(
@@ -288,18 +374,27 @@ export async function sendOutcome(
   }
 }
 
+/** An upstream or directory failure: a page naming the login method, never a stack trace. */
 async function connectorFailed(
   ctx: ServerContext,
   req: Request,
   res: Response,
-  connectorID: string,
+  entity: ConnectorEntity,
   e: unknown,
 ) {
   if (e instanceof ConnectorError) {
-    req.log.warn({ connector: connectorID, err: e.message }, 'connector login failed');
-    return renderErrorPage(ctx, res, 502, e.userMessage);
+    req.log.warn({ connector: entity.id, err: e.message }, 'connector login failed');
+    return renderErrorPage(ctx, res, 502, `Login through ${entity.name} failed. ${e.userMessage}`);
   }
-  throw e;
+  // Anything else from a connector (a timeout, a refused connection, a malformed answer) is still that
+  // connector's failure: contained to this login, logged in full, never a stack trace for the user.
+  req.log.error({ connector: entity.id, err: e }, 'connector failed unexpectedly');
+  return renderErrorPage(
+    ctx,
+    res,
+    502,
+    `Login through ${entity.name} failed: the provider could not be reached or answered unexpectedly.`,
+  );
 }
 
 /** Untrusted redirect URI (or OOB): an HTML page. Trusted: a redirect carrying the error. */

@@ -17,6 +17,7 @@ import type { LoginCompletion } from '../oauth/login.js';
 import type { RefreshTokens } from '../oauth/refresh.js';
 import type { PasswordThrottle } from '../oauth/throttle.js';
 import type { DeviceFlow } from '../oauth/device.js';
+import type { TokenIssuer } from '../oauth/issuance.js';
 import { BROWSER_COOKIE, isBrowserValue, newBrowserValue } from '../oauth/browser-binding.js';
 
 /** The services every endpoint family works with, built once in server.ts. */
@@ -32,6 +33,8 @@ export interface ServerContext {
   connectors: ConnectorRegistry;
   frontend: Frontend;
   minter: TokenMinter;
+  /** The one way tokens are issued (every grant ends here). */
+  issuance: TokenIssuer;
   verifier: OwnTokenVerifier;
   codes: AuthCodes;
   logins: LoginCompletion;

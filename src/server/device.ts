@@ -2,7 +2,8 @@ import { Router, type Request } from 'express';
 import { OAuthError } from '../oauth/errors.js';
 import { parseCodeChallenge } from '../oauth/pkce.js';
 import { splitScopes, validateScopes } from '../oauth/scopes.js';
-import { normalizeUserCode, DEFAULT_POLL_INTERVAL_SECONDS, type DeviceGrant } from '../oauth/device.js';
+import { normalizeUserCode, DEFAULT_POLL_INTERVAL_SECONDS } from '../oauth/device.js';
+import { authorizationOf } from '../tokens/authorization.js';
 import { CodeNotFoundError } from '../oauth/codes.js';
 import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
 import { RequestLimiter, throttleKeyForIP } from '../oauth/throttle.js';
@@ -140,16 +141,8 @@ export function deviceRoutes(ctx: ServerContext): Router {
     if (code.clientID !== request.clientID || code.redirectURI !== deviceCallbackURL(ctx)) {
       return renderErrorPage(ctx, res, 400, 'This login does not belong to that device.');
     }
-    const grant: DeviceGrant = {
-      clientID: request.clientID,
-      scopes: code.scopes,
-      claims: code.claims,
-      connectorID: code.connectorID,
-      ...(code.connectorData ? { connectorData: Buffer.from(code.connectorData).toString('base64') } : {}),
-      ...(code.authTime ? { authTime: code.authTime.toISOString() } : {}),
-    };
     try {
-      await ctx.device.complete(request, grant);
+      await ctx.device.complete(request, { ...authorizationOf(code), clientID: request.clientID });
     } catch (e) {
       if (e instanceof OAuthError)
         return renderErrorPage(ctx, res, 409, 'This device login was already finished.');

@@ -13,6 +13,7 @@ import { instrumentStorage } from '../observability/instrumented-storage.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Sealer } from '../keys/sealer.js';
 import { ConnectorRegistry } from '../connectors/registry.js';
+import type { HttpClientFactory } from '../connectors/http.js';
 import { Frontend } from '../frontend/frontend.js';
 import { TokenMinter } from '../tokens/mint.js';
 import { OwnTokenVerifier } from '../tokens/verify.js';
@@ -21,6 +22,9 @@ import { LoginCompletion } from '../oauth/login.js';
 import { RefreshTokens } from '../oauth/refresh.js';
 import { PasswordThrottle } from '../oauth/throttle.js';
 import { DeviceFlow } from '../oauth/device.js';
+import { TokenIssuer } from '../oauth/issuance.js';
+import { connectorAllowsGrant } from '../oauth/connector-policy.js';
+import { canRefresh } from '../connectors/connector.js';
 import { randomIds } from '../util/ids.js';
 import type { ServerContext } from './context.js';
 import { clientIPResolver } from './client-ip.js';
@@ -49,7 +53,13 @@ const GC_INTERVAL_MS = 5 * 60_000;
 /** Everything `latchkey serve` runs, wired explicitly: storage, keys, the web and telemetry listeners. */
 export async function startLatchkey(
   config: Config,
-  opts: { logger: Logger; overrides?: ListenOverrides; clock?: Clock },
+  opts: {
+    logger: Logger;
+    overrides?: ListenOverrides;
+    clock?: Clock;
+    /** How connectors reach their upstreams; default: undici with a deadline per request. */
+    connectorHttp?: HttpClientFactory;
+  },
 ): Promise<RunningLatchkey> {
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
@@ -74,6 +84,7 @@ export async function startLatchkey(
     metrics,
   );
   const timers: NodeJS.Timeout[] = [];
+  const aborts: AbortController[] = [];
   const listeners: RunningListener[] = [];
   const keyManagers: KeyManager[] = [];
   try {
@@ -102,6 +113,32 @@ export async function startLatchkey(
     const ids = randomIds;
     const codes = new AuthCodes(storage, config.expiry.authCodes, clock, ids);
     const rt = config.expiry.refreshTokens;
+    const refreshTokens = new RefreshTokens(
+      storage,
+      {
+        disableRotation: rt.disableRotation,
+        reuseIntervalMs: rt.reuseInterval,
+        ...(rt.validIfNotUsedFor ? { validIfNotUsedForMs: rt.validIfNotUsedFor } : {}),
+        ...(rt.absoluteLifetime ? { absoluteLifetimeMs: rt.absoluteLifetime } : {}),
+      },
+      clock,
+      ids,
+    );
+    const minter = new TokenMinter(
+      signer,
+      { issuer: config.issuer, idTokenLifetimeMs: config.expiry.idTokens },
+      clock,
+    );
+    const stopping = new AbortController();
+    aborts.push(stopping);
+    const connectors = new ConnectorRegistry(storage, {
+      storage,
+      logger: logger.child({ component: 'connectors' }),
+      clock,
+      signal: stopping.signal,
+      ...(opts.connectorHttp ? { http: opts.connectorHttp } : {}),
+    });
+    const refreshServed = config.oauth2.grantTypes.includes('refresh_token');
     const ctx: ServerContext = {
       config,
       storage,
@@ -111,16 +148,22 @@ export async function startLatchkey(
       clock,
       ids,
       sealer: new Sealer(sealingKeys, { clock, maxAgeMs: config.expiry.authRequests }),
-      connectors: new ConnectorRegistry(storage, {
-        storage,
-        logger: logger.child({ component: 'connectors' }),
-      }),
+      connectors,
       frontend,
-      minter: new TokenMinter(
-        signer,
-        { issuer: config.issuer, idTokenLifetimeMs: config.expiry.idTokens },
-        clock,
-      ),
+      minter,
+      issuance: new TokenIssuer({
+        minter,
+        refreshTokens,
+        refreshable: async (connectorID) => {
+          if (!refreshServed) return false;
+          const opened = await connectors.get(connectorID);
+          return (
+            opened !== undefined &&
+            canRefresh(opened.connector) &&
+            connectorAllowsGrant(opened.entity, 'refresh_token')
+          );
+        },
+      }),
       verifier: new OwnTokenVerifier(signer, config.issuer, clock),
       codes,
       logins: new LoginCompletion(
@@ -134,23 +177,26 @@ export async function startLatchkey(
         clock,
         ids,
       ),
-      refreshTokens: new RefreshTokens(
-        storage,
-        {
-          disableRotation: rt.disableRotation,
-          reuseIntervalMs: rt.reuseInterval,
-          ...(rt.validIfNotUsedFor ? { validIfNotUsedForMs: rt.validIfNotUsedFor } : {}),
-          ...(rt.absoluteLifetime ? { absoluteLifetimeMs: rt.absoluteLifetime } : {}),
-        },
-        clock,
-        ids,
-      ),
+      refreshTokens,
       throttle: new PasswordThrottle(config.throttling, clock),
       device: new DeviceFlow(storage, config.expiry.deviceRequests, clock, ids),
       clientIP: clientIPResolver(config.web.clientRemoteIP),
     };
-    // Fail at start, not at the first login, when a configured connector cannot be opened.
-    for (const c of await ctx.connectors.list()) await ctx.connectors.get(c.id);
+    // A connector of the config file that cannot be opened is a mistake in the file: refuse to start, naming
+    // its key path. One stored as a resource (written by someone else, maybe later fixed) is logged and left
+    // out, as Dex does; the others keep working. Opening contacts no upstream, so an unreachable one does
+    // not count here: it fails its own logins until it answers.
+    for (const c of await ctx.connectors.list()) {
+      try {
+        await ctx.connectors.get(c.id);
+      } catch (err) {
+        if (c.resourceVersion === undefined) throw err;
+        logger.error(
+          { component: 'connectors', connector: c.id, err },
+          'connector cannot be opened; skipped',
+        );
+      }
+    }
 
     const health = new HealthChecker(storage, 5_000, clock, (ready) =>
       metrics.storageReady.set(ready ? 1 : 0),
@@ -200,11 +246,11 @@ export async function startLatchkey(
       storage,
       metrics,
       close: async (graceMs = 60_000) => {
-        await shutdown(listeners, keyManagers, timers, storage, graceMs);
+        await shutdown(listeners, keyManagers, timers, aborts, storage, graceMs);
       },
     };
   } catch (err) {
-    await shutdown(listeners, keyManagers, timers, storage, 0);
+    await shutdown(listeners, keyManagers, timers, aborts, storage, 0);
     throw err;
   }
 }
@@ -213,10 +259,12 @@ async function shutdown(
   listeners: RunningListener[],
   keyManagers: KeyManager[],
   timers: NodeJS.Timeout[],
+  aborts: AbortController[],
   storage: Storage,
   graceMs: number,
 ): Promise<void> {
   for (const t of timers) clearInterval(t);
+  for (const a of aborts) a.abort();
   for (const k of keyManagers) k.stop();
   await Promise.all(listeners.map((l) => l.close(graceMs)));
   await storage.close();
@@ -233,6 +281,7 @@ export function staticEntities(config: Config): {
     type: c.type,
     name: c.name,
     config: c.config,
+    ...(c.grantTypes ? { grantTypes: [...c.grantTypes] } : {}),
   }));
   return {
     clients: config.staticClients.map((c) => ({ ...c })),

@@ -41,6 +41,15 @@ export interface Client {
   public: boolean;
   name: string;
   logoURL: string;
+  /** Dex's allowedConnectors: the connectors this client may log users in through; absent or empty = all. */
+  allowedConnectors?: string[];
+  /**
+   * The grants this client may use; absent = every grant the server serves except client_credentials
+   * (which a client opts into here, or every confidential client through oauth2.grantTypes).
+   */
+  grantTypes?: string[];
+  /** Dex's clientCredentialsClaims: what a client_credentials token says about the client. */
+  clientCredentialsClaims?: { groups: string[] };
 }
 
 /** A login that a connector has authenticated and that waits for approval (never written before that). */
@@ -141,6 +150,8 @@ export interface Connector {
   name: string;
   /** The connector's own configuration, as parsed JSON. */
   config: Record<string, unknown>;
+  /** Dex's per-connector grantTypes: the grants that may use this connector; absent or empty = all. */
+  grantTypes?: string[];
   /** Changes whenever the stored connector changes, so replicas can reopen it. */
   resourceVersion?: string;
 }

@@ -1,16 +1,6 @@
-import type { Claims } from '../storage/storage.js';
-import { audiences } from '../oauth/scopes.js';
+import { audiences } from './audience.js';
+import type { Authorization } from './authorization.js';
 import { encodeSubject } from './subject.js';
-
-/** Everything a token's claim set is computed from. */
-export interface TokenSubject {
-  clientID: string;
-  scopes: string[];
-  claims: Claims;
-  connectorID: string;
-  nonce?: string;
-  authTime?: Date;
-}
 
 export interface IdTokenClaims {
   iss: string;
@@ -37,7 +27,7 @@ export interface IdTokenClaims {
  * when there is one audience; `azp` appears only with several.
  */
 export function idTokenClaims(
-  s: TokenSubject,
+  s: Authorization,
   opts: {
     issuer: string;
     issuedAt: number;
@@ -64,7 +54,8 @@ export function idTokenClaims(
   for (const scope of s.scopes) {
     switch (scope) {
       case 'email':
-        out.email = s.claims.email;
+        // Dex omits an empty email (Go's omitempty) but always says whether it is verified.
+        if (s.claims.email !== '') out.email = s.claims.email;
         out.email_verified = s.claims.emailVerified;
         break;
       case 'groups':

@@ -890,15 +890,80 @@ describe('parseConfig: oauth2', () => {
     ]);
   });
 
-  it('refuses listed grants that are impossible or unsupported, naming each', () => {
+  it("client_credentials: off by default, on for every confidential client when listed or by Dex's env flag", () => {
+    expect(load(BASE).config.oauth2.grantTypes).not.toContain('client_credentials');
+    expect(
+      load(`${BASE}oauth2: { grantTypes: [authorization_code, client_credentials] }\n`).config.oauth2
+        .grantTypes,
+    ).toEqual(['authorization_code', 'client_credentials']);
+    expect(
+      load(BASE, { DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT: 'true' }).config.oauth2.grantTypes,
+    ).toEqual(['authorization_code', 'client_credentials', 'refresh_token', DEVICE]);
+    expect(
+      load(BASE, { DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT: 'no' }).config.oauth2.grantTypes,
+    ).not.toContain('client_credentials');
+  });
+
+  it('clients: allowedConnectors, grantTypes and clientCredentialsClaims; refusals name their path', () => {
+    const { config } = load(`${BASE}
+staticClients:
+  - id: robot
+    name: Robot
+    secret: s
+    allowedConnectors: [a, b, a]
+    grantTypes: [client_credentials, refresh_token]
+    clientCredentialsClaims: { groups: [ci] }
+  - { id: plain, name: Plain, secret: s }
+`);
+    expect(config.staticClients[0]).toMatchObject({
+      allowedConnectors: ['a', 'b'],
+      grantTypes: ['client_credentials', 'refresh_token'],
+      clientCredentialsClaims: { groups: ['ci'] },
+    });
+    expect(config.staticClients[1]).not.toHaveProperty('grantTypes');
+    expect(config.staticClients[1]).not.toHaveProperty('allowedConnectors');
+    expect(
+      problems(`${BASE}
+staticClients:
+  - { id: cli, name: CLI, public: true, grantTypes: [authorization_code, client_credentials] }
+  - { id: app, name: App, secret: s, grantTypes: [password, magic], allowedConnectors: x }
+  - { id: cc, name: CC, secret: s, clientCredentialsClaims: { groups: admins } }
+`),
+    ).toEqual([
+      'staticClients[0].grantTypes[1]: "client_credentials" needs a confidential client (public: false, with a secret)',
+      'staticClients[1].allowedConnectors: expected a list of connector ids, got "x"',
+      'staticClients[1].grantTypes[1]: "magic" is not a grant type (known: authorization_code, client_credentials, refresh_token, password, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange)',
+      'staticClients[2].clientCredentialsClaims.groups: expected a list of group names, got "admins"',
+    ]);
+    expect(
+      problems(`${BASE}staticClients: [{ id: app, name: App, secret: s, grantTypes: [password] }]\n`),
+    ).toEqual([
+      'staticClients[0].grantTypes[0]: "password" is not served (oauth2.grantTypes: authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code)',
+    ]);
+  });
+
+  it('connectors: grantTypes limited to what the type can serve', () => {
+    const { config } = load(
+      `${BASE}connectors: [{ type: oidc, id: up, name: Up, grantTypes: [${TE}, ${TE}] }]\n`,
+    );
+    expect(config.connectors[0]!.grantTypes).toEqual([TE]);
     expect(
       problems(
-        `${BASE}oauth2:\n  grantTypes: [authorization_code, ${TE}, password, client_credentials, magic]\n`,
+        `${BASE}connectors: [{ type: github, id: gh, name: GH, grantTypes: [refresh_token, password, ${TE}] }]\n`,
       ),
     ).toEqual([
-      'oauth2.grantTypes[3]: "client_credentials" is not supported by Latchkey',
-      `oauth2.grantTypes[4]: "magic" is not a grant type (known: authorization_code, refresh_token, password, ${DEVICE}, ${TE})`,
-      `oauth2.grantTypes[1]: "${TE}" needs a connector that can exchange tokens (type oidc or mockCallback)`,
+      'connectors[0].grantTypes[1]: a connector of type github cannot serve "password"',
+      `connectors[0].grantTypes[2]: a connector of type github cannot serve "${TE}"`,
+    ]);
+  });
+
+  it('refuses listed grants that are impossible or unsupported, naming each', () => {
+    expect(
+      problems(`${BASE}oauth2:\n  grantTypes: [authorization_code, ${TE}, password, implicit, magic]\n`),
+    ).toEqual([
+      'oauth2.grantTypes[3]: "implicit" is not supported by Latchkey',
+      `oauth2.grantTypes[4]: "magic" is not a grant type (known: authorization_code, client_credentials, refresh_token, password, ${DEVICE}, ${TE})`,
+      `oauth2.grantTypes[1]: "${TE}" needs a connector that can exchange tokens (type mockCallback or oidc)`,
       'oauth2.grantTypes[2]: "password" needs oauth2.passwordConnector',
     ]);
   });
@@ -920,7 +985,7 @@ describe('parseConfig: oauth2', () => {
         `${BASE}connectors: [{ type: github, id: gh, name: GH }]\noauth2: { passwordConnector: gh }\n`,
       ),
     ).toEqual([
-      'oauth2.passwordConnector: connector "gh" is of type github, which cannot check passwords (password connectors: local, ldap, mockPassword)',
+      'oauth2.passwordConnector: connector "gh" is of type github, which cannot check passwords (password connectors: local, mockPassword, ldap)',
     ]);
   });
 

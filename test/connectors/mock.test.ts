@@ -1,4 +1,4 @@
-import { ConnectorError, RefreshDeniedError, type Identity } from '../../src/connectors/connector.js';
+import { RefreshDeniedError, SubjectTokenError, type Identity } from '../../src/connectors/connector.js';
 import { MockCallbackConnector } from '../../src/connectors/mock/callback.js';
 import { MockPasswordConnector } from '../../src/connectors/mock/password.js';
 import { decode, offline, scopes } from './helpers.js';
@@ -18,30 +18,35 @@ describe('mockCallback', () => {
   it('sends the browser straight back to the callback with the state, URL-encoded', async () => {
     expect(connector.kind).toBe('callback');
     const state = 'a b&c=d/é+?#';
-    const url = await connector.loginURL(scopes, 'https://id.example.com/dex/callback', state);
+    const url = (await connector.beginLogin(scopes, 'https://id.example.com/dex/callback')).url(state);
     expect(url).toBe(`https://id.example.com/dex/callback?state=${encodeURIComponent(state)}`);
     expect(new URL(url).searchParams.get('state')).toBe(state);
   });
 
   it('keeps the callback URL’s own query as written', async () => {
-    const url = await connector.loginURL(scopes, 'https://id.example.com/callback?x=1%202&y', 'st');
+    const url = (await connector.beginLogin(scopes, 'https://id.example.com/callback?x=1%202&y')).url('st');
     expect(url).toBe('https://id.example.com/callback?x=1%202&y&state=st');
   });
 
   it('replaces a state already in the callback URL rather than adding a second one', async () => {
-    const url = await connector.loginURL(scopes, 'https://id.example.com/callback?state=old', 'new');
+    const url = (await connector.beginLogin(scopes, 'https://id.example.com/callback?state=old')).url('new');
     expect(new URL(url).searchParams.getAll('state')).toEqual(['new']);
   });
 
   it('returns Kilgore Trout from the callback', async () => {
     const params = new URLSearchParams({ state: 'st' });
-    expect(await connector.handleCallback(scopes, 'https://id.example.com/callback', params)).toEqual(
-      KILGORE,
-    );
+    expect(
+      await connector.handleCallback(scopes, 'https://id.example.com/callback', params, undefined),
+    ).toEqual(KILGORE);
   });
 
   it('hands out connectorData with offline access, and refresh keeps it', async () => {
-    const identity = await connector.handleCallback(offline, 'https://x/callback', new URLSearchParams());
+    const identity = await connector.handleCallback(
+      offline,
+      'https://x/callback',
+      new URLSearchParams(),
+      undefined,
+    );
     expect(new TextDecoder().decode(identity.connectorData)).toBe('foobar');
     const refreshed = await connector.refresh(offline, identity);
     expect(refreshed).toEqual({ ...KILGORE, connectorData: identity.connectorData });
@@ -52,12 +57,12 @@ describe('mockCallback', () => {
   });
 
   it('returns the same identity for any non-empty token, and refuses an empty one', async () => {
-    expect(await connector.tokenIdentity('urn:ietf:params:oauth:token-type:id_token', 'anything')).toEqual(
-      KILGORE,
-    );
+    expect(
+      await connector.tokenIdentity(scopes, 'urn:ietf:params:oauth:token-type:id_token', 'anything'),
+    ).toEqual(KILGORE);
     await expect(
-      connector.tokenIdentity('urn:ietf:params:oauth:token-type:id_token', ''),
-    ).rejects.toBeInstanceOf(ConnectorError);
+      connector.tokenIdentity(scopes, 'urn:ietf:params:oauth:token-type:id_token', ''),
+    ).rejects.toBeInstanceOf(SubjectTokenError);
   });
 
   it('with failRefresh, denies every refresh', async () => {
@@ -66,10 +71,10 @@ describe('mockCallback', () => {
   });
 
   it('returns a fresh copy each time', async () => {
-    const a = await connector.handleCallback(scopes, 'https://x/callback', new URLSearchParams());
+    const a = await connector.handleCallback(scopes, 'https://x/callback', new URLSearchParams(), undefined);
     a.groups.push('mutated');
     expect(
-      (await connector.handleCallback(scopes, 'https://x/callback', new URLSearchParams())).groups,
+      (await connector.handleCallback(scopes, 'https://x/callback', new URLSearchParams(), undefined)).groups,
     ).toEqual(['authors']);
   });
 });

@@ -47,15 +47,13 @@ describe('openConnector', () => {
     expect(d.logger.records).toEqual([]);
   });
 
-  it.each(['saml', 'oidc', 'github', 'oauth', 'toString', ''])(
-    'refuses type %j as not supported yet',
-    (type) => {
-      expect(() => openConnector(entity('x', type), deps())).toThrow(ConnectorConfigError);
-      expect(message(() => openConnector(entity('x', type), deps()))).toBe(
-        `connectors[x].type: connector type ${JSON.stringify(type)} is not supported yet`,
-      );
-    },
-  );
+  it.each(['saml', 'gitlab', 'toString', ''])('refuses type %j as not supported', (type) => {
+    expect(() => openConnector(entity('x', type), deps())).toThrow(ConnectorConfigError);
+    expect(message(() => openConnector(entity('x', type), deps()))).toBe(
+      `connectors[x].type: connector type ${JSON.stringify(type)} is not supported by Latchkey ` +
+        '(supported: local, mockCallback, mockPassword, ldap, oidc, github, oauth)',
+    );
+  });
 
   it.each([
     [{ username: 'kilgore' }, 'connectors[mock].config.password: required'],
@@ -118,7 +116,7 @@ describe('openConnector', () => {
 
 async function identityOf(c: ReturnType<typeof openConnector>) {
   if (c.kind !== 'callback') throw new Error('not a callback connector');
-  return c.handleCallback(scopes, 'https://x/callback', new URLSearchParams());
+  return c.handleCallback(scopes, 'https://x/callback', new URLSearchParams(), undefined);
 }
 
 describe('ConnectorRegistry', () => {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DeviceFlow, newUserCode, normalizeUserCode, type DeviceGrant } from '../../src/oauth/device.js';
+import { DeviceFlow, newUserCode, normalizeUserCode } from '../../src/oauth/device.js';
+import type { Authorization } from '../../src/tokens/authorization.js';
 import { OAuthError } from '../../src/oauth/errors.js';
 import { MemoryStorage } from '../../src/storage/memory/memory.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -8,7 +9,7 @@ import { randomIds } from '../../src/util/ids.js';
 const T0 = new Date('2030-01-01T00:00:00Z');
 const LIFETIME = 5 * 60_000;
 const noPKCE = { codeChallenge: '', codeChallengeMethod: '' };
-const grant: DeviceGrant = {
+const grant: Authorization = {
   clientID: 'kubernetes',
   scopes: ['openid'],
   claims: {
@@ -20,6 +21,7 @@ const grant: DeviceGrant = {
     groups: [],
   },
   connectorID: 'local',
+  nonce: '',
 };
 
 function setup() {
@@ -104,7 +106,7 @@ describe('DeviceFlow', () => {
     expect(
       results
         .filter((r) => r.status === 'fulfilled')
-        .map((r) => (r as PromiseFulfilledResult<DeviceGrant>).value),
+        .map((r) => (r as PromiseFulfilledResult<Authorization>).value),
     ).toEqual([grant]);
   });
 

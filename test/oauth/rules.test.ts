@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isAllowedRedirectURI, OOB_REDIRECT_URI } from '../../src/oauth/redirect-uri.js';
-import { audiences, splitScopes, validateScopes } from '../../src/oauth/scopes.js';
+import { splitScopes, validateScopes } from '../../src/oauth/scopes.js';
+import { audiences } from '../../src/tokens/audience.js';
 import { parseCodeChallenge, verifyCodeVerifier } from '../../src/oauth/pkce.js';
 import { constantTimeEqual, digest } from '../../src/oauth/digest.js';
 import { OAuthError } from '../../src/oauth/errors.js';

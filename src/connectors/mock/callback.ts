@@ -1,7 +1,8 @@
 import {
-  ConnectorError,
   RefreshDeniedError,
+  SubjectTokenError,
   type CallbackConnector,
+  type CallbackLogin,
   type ConnectorScopes,
   type Identity,
   type RefreshConnector,
@@ -31,22 +32,27 @@ export class MockCallbackConnector implements CallbackConnector, RefreshConnecto
     this.failRefresh = options.failRefresh ?? false;
   }
 
-  async loginURL(_scopes: ConnectorScopes, callbackURL: string, state: string): Promise<string> {
-    const url = new URL(callbackURL);
-    if (url.searchParams.has('state')) {
-      url.searchParams.set('state', state);
-    } else {
-      // Appended, not re-serialised: the callback's own query comes back exactly as it was written.
-      const param = `state=${encodeURIComponent(state)}`;
-      url.search = url.search === '' ? `?${param}` : `${url.search}&${param}`;
-    }
-    return url.toString();
+  async beginLogin(_scopes: ConnectorScopes, callbackURL: string): Promise<CallbackLogin> {
+    return {
+      url: (state) => {
+        const url = new URL(callbackURL);
+        if (url.searchParams.has('state')) {
+          url.searchParams.set('state', state);
+          return url.toString();
+        }
+        // Appended, not re-serialised: the callback's own query comes back exactly as it was written.
+        const param = `state=${encodeURIComponent(state)}`;
+        url.search = url.search === '' ? `?${param}` : `${url.search}&${param}`;
+        return url.toString();
+      },
+    };
   }
 
   async handleCallback(
     scopes: ConnectorScopes,
     _callbackURL: string,
     _params: URLSearchParams,
+    _connectorState: string | undefined,
   ): Promise<Identity> {
     const identity = kilgoreTrout();
     if (scopes.offlineAccess) identity.connectorData = new TextEncoder().encode(CONNECTOR_DATA);
@@ -60,8 +66,12 @@ export class MockCallbackConnector implements CallbackConnector, RefreshConnecto
     return refreshed;
   }
 
-  async tokenIdentity(_subjectTokenType: string, subjectToken: string): Promise<Identity> {
-    if (subjectToken === '') throw new ConnectorError('empty subject token', 'The subject token is empty.');
+  async tokenIdentity(
+    _scopes: ConnectorScopes,
+    _subjectTokenType: string,
+    subjectToken: string,
+  ): Promise<Identity> {
+    if (subjectToken === '') throw new SubjectTokenError('The subject token is empty.');
     return kilgoreTrout();
   }
 }

@@ -2,7 +2,8 @@ import { OAuthError } from '../../oauth/errors.js';
 import { CodeNotFoundError } from '../../oauth/codes.js';
 import { verifyCodeVerifier } from '../../oauth/pkce.js';
 import { refreshIDForCode } from '../../oauth/refresh.js';
-import { refreshTokenFor, tokenResponse, type GrantHandler } from './grant.js';
+import { authorizationOf } from '../../tokens/authorization.js';
+import type { GrantHandler } from './grant.js';
 
 /**
  * authorization_code (RFC 6749 §4.1.3 + PKCE): the code is consumed before anything is minted. A code seen
@@ -31,21 +32,8 @@ export const authorizationCodeGrant: GrantHandler = async (ctx, req, client, par
     throw new OAuthError('invalid_grant', 'redirect_uri did not match the authorization request.');
   verifyCodeVerifier(grant.pkce, verifier);
 
-  const subject = {
-    clientID: client.id,
-    scopes: grant.scopes,
-    nonce: grant.nonce,
-    claims: grant.claims,
-    connectorID: grant.connectorID,
-    ...(grant.authTime ? { authTime: grant.authTime } : {}),
-  };
-  const minted = await ctx.minter.mint(subject, { code });
-  const refreshToken = await refreshTokenFor(ctx, subject, grant.connectorData, refreshIDForCode(grant.id));
-  ctx.audit.tokensIssued(req.log, {
-    grant: 'authorization_code',
-    client: client.id,
-    connector: grant.connectorID,
-    user: grant.claims.userID,
+  return ctx.issuance.issue(authorizationOf(grant), {
+    code,
+    refresh: { kind: 'new', id: refreshIDForCode(grant.id) },
   });
-  return tokenResponse(minted, refreshToken);
 };

@@ -1,5 +1,5 @@
 import { Router, type Response } from 'express';
-import type { GrantType } from '../../config/types.js';
+import type { Config, GrantType } from '../../config/types.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { isStorageUnavailable } from '../storage-errors.js';
 import type { ServerContext } from '../context.js';
@@ -10,35 +10,71 @@ import { authorizationCodeGrant } from './authorization-code.js';
 import { refreshTokenGrant } from './refresh-token.js';
 import { passwordGrant } from './password.js';
 import { deviceCodeGrant } from './device-code.js';
+import { tokenExchangeGrant } from './token-exchange.js';
+import { clientCredentialsGrant } from './client-credentials.js';
+import { clientMayUseGrant } from '../../oauth/connector-policy.js';
+import { RefreshRejected } from '../../oauth/refresh.js';
 
-const HANDLERS: Partial<Record<GrantType, GrantHandler>> = {
+const HANDLERS: Record<GrantType, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
+  client_credentials: clientCredentialsGrant,
   refresh_token: refreshTokenGrant,
   password: passwordGrant,
   'urn:ietf:params:oauth:grant-type:device_code': deviceCodeGrant,
+  'urn:ietf:params:oauth:grant-type:token-exchange': tokenExchangeGrant,
 };
 
-/** The grants this build serves, of those the configuration enables: what discovery advertises. */
-export function servedGrantTypes(configured: readonly GrantType[]): GrantType[] {
-  return configured.filter((g) => HANDLERS[g] !== undefined);
+/**
+ * The grants /token serves, and discovery advertises: those the configuration enables, plus
+ * client_credentials when a static client opts into it (other clients may then opt in as resources).
+ */
+export function servedGrantTypes(config: Pick<Config, 'oauth2' | 'staticClients'>): GrantType[] {
+  const served = new Set<GrantType>(config.oauth2.grantTypes);
+  if (config.staticClients.some((c) => c.grantTypes?.includes('client_credentials')))
+    served.add('client_credentials');
+  return [...served].sort();
 }
 
 /** POST /token (RFC 6749 §3.2): client authentication, then one handler per grant type. */
 export function tokenRoutes(ctx: ServerContext): Router {
   const router = Router();
-  const served = new Set<string>(servedGrantTypes(ctx.config.oauth2.grantTypes));
+  const served = new Set<string>(servedGrantTypes(ctx.config));
+  const enabled = ctx.config.oauth2.grantTypes;
 
   router.post('/token', formBody, async (req, res) => {
+    let grantType: GrantType | undefined;
+    let clientID: string | undefined;
     try {
       const params = singleParams(req);
       const client = await authenticateClient(ctx, req, params);
-      const grantType = params.grant_type;
-      if (!grantType) throw new OAuthError('invalid_request', 'Missing grant_type.');
-      const handler = served.has(grantType) ? HANDLERS[grantType as GrantType] : undefined;
-      if (!handler) throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${grantType}".`);
-      const body = await handler(ctx, req, client, params);
-      noStore(res).json(body);
+      clientID = client.id;
+      const requested = params.grant_type;
+      if (!requested) throw new OAuthError('invalid_request', 'Missing grant_type.');
+      if (!served.has(requested))
+        throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${requested}".`);
+      grantType = requested as GrantType;
+      if (!clientMayUseGrant(client, grantType, enabled)) {
+        throw new OAuthError(
+          'unauthorized_client',
+          `Client "${client.id}" may not use the ${grantType} grant.`,
+        );
+      }
+      const { response, authorization } = await HANDLERS[grantType](ctx, req, client, params);
+      ctx.audit.tokensIssued(req.log, {
+        grant: grantType,
+        client: client.id,
+        connector: authorization.connectorID,
+        user: authorization.claims.userID,
+      });
+      noStore(res).json(response);
     } catch (e) {
+      if (e instanceof RefreshRejected && clientID !== undefined) {
+        ctx.audit.refreshRefused(req.log, {
+          reason: e.reason,
+          client: clientID,
+          ...(e.detail ? { detail: e.detail } : {}),
+        });
+      }
       sendOAuthError(res, e);
     }
   });

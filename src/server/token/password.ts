@@ -1,11 +1,11 @@
 import { OAuthError } from '../../oauth/errors.js';
-import { splitScopes, validateScopes } from '../../oauth/scopes.js';
+import { connectorScopes, splitScopes, validateScopes } from '../../oauth/scopes.js';
 import { claimsOf } from '../../oauth/login.js';
+import { checkConnectorUse } from '../../oauth/connector-policy.js';
 import { ConnectorError } from '../../connectors/connector.js';
 import { checkPassword } from '../password-check.js';
 import { findClient } from '../context.js';
-import { scopesOf } from '../authorize.js';
-import { refreshTokenFor, tokenResponse, type GrantHandler } from './grant.js';
+import type { GrantHandler } from './grant.js';
 
 /**
  * password (RFC 6749 §4.3) through `oauth2.passwordConnector`, for CLIs like kubelogin
@@ -23,10 +23,11 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
   if (!opened || opened.connector.kind !== 'password') {
     throw new OAuthError('server_error', 'The password connector is not available.');
   }
+  checkConnectorUse(client, opened.entity, 'password');
   const check = await checkPassword(ctx, req, {
     connectorID,
     connector: opened.connector,
-    scopes: scopesOf({ scopes }),
+    scopes: connectorScopes(scopes),
     username,
     password,
     client: client.id,
@@ -42,22 +43,16 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
     throw check.error;
   }
   const { identity } = check;
-
-  const subject = {
-    clientID: client.id,
-    scopes,
-    nonce: params.nonce ?? '',
-    claims: claimsOf(identity),
-    connectorID,
-    authTime: ctx.clock.now(),
-  };
-  const minted = await ctx.minter.mint(subject);
-  const refreshToken = await refreshTokenFor(ctx, subject, identity.connectorData);
-  ctx.audit.tokensIssued(req.log, {
-    grant: 'password',
-    client: client.id,
-    connector: connectorID,
-    user: identity.userID,
-  });
-  return tokenResponse(minted, refreshToken);
+  return ctx.issuance.issue(
+    {
+      clientID: client.id,
+      scopes,
+      claims: claimsOf(identity),
+      connectorID,
+      nonce: params.nonce ?? '',
+      authTime: ctx.clock.now(),
+      ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
+    },
+    { refresh: { kind: 'new' } },
+  );
 };

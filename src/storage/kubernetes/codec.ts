@@ -325,6 +325,11 @@ export const clients = kind<Client>('OAuth2Client', 'oauth2clients', 'client', {
     public: c.public,
     name: c.name,
     logoURL: c.logoURL,
+    ...(c.allowedConnectors ? { allowedConnectors: [...c.allowedConnectors] } : {}),
+    ...(c.grantTypes ? { grantTypes: [...c.grantTypes] } : {}),
+    ...(c.clientCredentialsClaims
+      ? { clientCredentialsClaims: { groups: [...c.clientCredentialsClaims.groups] } }
+      : {}),
   }),
   labels: () => ({}),
   // A client with secretRef decodes with an empty secret; the storage fills it in from the Secret.
@@ -336,6 +341,11 @@ export const clients = kind<Client>('OAuth2Client', 'oauth2clients', 'client', {
     public: bool(spec, 'public'),
     name: str(spec, 'name'),
     logoURL: str(spec, 'logoURL'),
+    ...(spec.allowedConnectors !== undefined ? { allowedConnectors: strs(spec, 'allowedConnectors') } : {}),
+    ...(spec.grantTypes !== undefined ? { grantTypes: strs(spec, 'grantTypes') } : {}),
+    ...(spec.clientCredentialsClaims !== undefined
+      ? { clientCredentialsClaims: { groups: strs(obj(spec, 'clientCredentialsClaims'), 'groups') } }
+      : {}),
   }),
 });
 
@@ -373,6 +383,7 @@ export const connectors = kind<Connector>('Connector', 'connectors', 'connector'
     type: c.type,
     name: c.name,
     config: JSON.parse(JSON.stringify(c.config ?? {})) as unknown,
+    ...(c.grantTypes ? { grantTypes: [...c.grantTypes] } : {}),
   }),
   labels: () => ({}),
   decode: ({ spec = {}, metadata }) => ({
@@ -380,6 +391,7 @@ export const connectors = kind<Connector>('Connector', 'connectors', 'connector'
     type: str(spec, 'type'),
     name: str(spec, 'name'),
     config: JSON.parse(JSON.stringify(obj(spec, 'config'))) as Record<string, unknown>,
+    ...(spec.grantTypes !== undefined ? { grantTypes: strs(spec, 'grantTypes') } : {}),
     ...(metadata.resourceVersion ? { resourceVersion: metadata.resourceVersion } : {}),
   }),
 });

@@ -1,0 +1,107 @@
+import type { Authorization } from '../tokens/authorization.js';
+import type { TokenMinter } from '../tokens/mint.js';
+import type { RefreshTokens } from './refresh.js';
+
+// The one way tokens leave Latchkey: every grant ends in an Authorization and hands it here. Minting, the
+// refresh-token decision and the response body are decided once, so no grant can forget a rule (a refresh
+// token only where it can be used, `no-store` bodies of one shape).
+
+export const TOKEN_TYPE_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+export const TOKEN_TYPE_ID = 'urn:ietf:params:oauth:token-type:id_token';
+export type IssuedTokenType = typeof TOKEN_TYPE_ACCESS | typeof TOKEN_TYPE_ID;
+
+/** A token response body (reference §2: Dex's fields; token_type lower-case "bearer"; RFC 8693 §2.2.1). */
+export interface TokenResponse {
+  access_token: string;
+  /** RFC 8693: the type of what `access_token` holds (an ID token, when one was asked for). */
+  issued_token_type?: IssuedTokenType;
+  token_type: 'bearer';
+  expires_in: number;
+  refresh_token?: string;
+  id_token?: string;
+}
+
+/** What a grant produced: the body to send, and whom it was issued for (the audit line and metric). */
+export interface Issued {
+  response: TokenResponse;
+  authorization: Authorization;
+}
+
+/** What happens to refresh tokens in this response. */
+export type RefreshTokenChoice =
+  /** A new login: a refresh token when it can be used (see TokenIssuer.refreshable); `id` when derived. */
+  | { kind: 'new'; id?: string }
+  /** A refresh: hand back the rotated (or, without rotation, the same) token. */
+  | { kind: 'rotated'; wire: string }
+  /** Never one (client_credentials, token exchange). */
+  | { kind: 'none' };
+
+export interface IssuanceDeps {
+  minter: TokenMinter;
+  refreshTokens: RefreshTokens;
+  /**
+   * Whether a refresh token for a login through this connector could ever be redeemed: the refresh_token
+   * grant is served, and the connector exists, can refresh identities and allows that grant (Dex's rule).
+   */
+  refreshable(connectorID: string): Promise<boolean>;
+}
+
+export class TokenIssuer {
+  constructor(private readonly deps: IssuanceDeps) {}
+
+  /** The standard response: access token, ID token with `openid`, refresh token as `refresh` says. */
+  async issue(
+    authorization: Authorization,
+    opts: { refresh: RefreshTokenChoice; code?: string },
+  ): Promise<Issued> {
+    const minted = await this.deps.minter.mint(authorization, opts.code ? { code: opts.code } : {});
+    const refreshToken = await this.refreshTokenFor(authorization, opts.refresh);
+    return {
+      authorization,
+      response: {
+        access_token: minted.accessToken!,
+        token_type: 'bearer',
+        expires_in: minted.expiresIn,
+        ...(refreshToken ? { refresh_token: refreshToken } : {}),
+        ...(minted.idToken ? { id_token: minted.idToken } : {}),
+      },
+    };
+  }
+
+  /**
+   * RFC 8693 §2.2.1: one token of the requested type, always in `access_token`, its type in
+   * `issued_token_type`; never a refresh token.
+   */
+  async issueSingle(authorization: Authorization, type: IssuedTokenType): Promise<Issued> {
+    const only = type === TOKEN_TYPE_ID ? 'id_token' : 'access_token';
+    const minted = await this.deps.minter.mint(authorization, { only });
+    return {
+      authorization,
+      response: {
+        access_token: (only === 'id_token' ? minted.idToken : minted.accessToken)!,
+        issued_token_type: type,
+        token_type: 'bearer',
+        expires_in: minted.expiresIn,
+      },
+    };
+  }
+
+  private async refreshTokenFor(
+    authorization: Authorization,
+    choice: RefreshTokenChoice,
+  ): Promise<string | undefined> {
+    switch (choice.kind) {
+      case 'none':
+        return undefined;
+      case 'rotated':
+        return choice.wire;
+      case 'new':
+        if (!authorization.scopes.includes('offline_access')) return undefined;
+        if (!(await this.deps.refreshable(authorization.connectorID))) return undefined;
+        return this.deps.refreshTokens.create({
+          ...authorization,
+          ...(choice.id ? { id: choice.id } : {}),
+        });
+    }
+  }
+}
