@@ -105,9 +105,41 @@ describe('latchkey serve --check validates connector settings without dialling',
     expect(r.stderr).toContain('  connectors[ldap].config.userSearch.baseDN: required\n');
   });
 
-  it('warns about connector types this build cannot open yet', async () => {
-    const r = await runCli(['serve', '--check', 'examples/k8s/config.yaml']);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain('connectors[github].type: "github" is not implemented yet');
+  it("takes the github, oidc and oauth connectors of Dex's documentation without a warning", async () => {
+    const r = await runCli(['serve', '--check', 'test/fixtures/dex-docs-connectors.yaml'], {
+      env: {
+        GITHUB_CLIENT_ID: 'Iv1.0123456789abcdef',
+        GITHUB_CLIENT_SECRET: 'gh-secret',
+        GOOGLE_CLIENT_ID: '1234.apps.googleusercontent.com',
+        GOOGLE_CLIENT_SECRET: 'google-secret',
+        CUSTOM_CLIENT_ID: 'custom-id',
+        CUSTOM_CLIENT_SECRET: 'custom-secret',
+        CUSTOM_CALLBACK: 'http://127.0.0.1:5556/dex/callback',
+      },
+    });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('configuration is valid');
+  });
+
+  it('names the key path of a bad setting of each upstream connector type', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
+    const file = join(dir, 'upstreams.yaml');
+    await writeFile(
+      file,
+      [
+        'issuer: http://127.0.0.1:5556/dex',
+        'storage: { type: memory }',
+        'web: { http: 127.0.0.1:5556 }',
+        'connectors:',
+        '  - { type: oidc, id: up, name: Up, config: { issuer: [42] } }',
+        '  - { type: github, id: gh, name: GH, config: { org: a, orgs: [{ name: b }] } }',
+        '  - { type: oauth, id: oa, name: OA, config: { tokenURL: [7] } }',
+      ].join('\n'),
+    );
+    const r = await runCli(['serve', '--check', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('connectors[up].config.issuer: ');
+    expect(r.stderr).toContain('connectors[gh].config.');
+    expect(r.stderr).toContain('connectors[oa].config.tokenURL: ');
   });
 });

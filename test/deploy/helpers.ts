@@ -112,6 +112,45 @@ export async function getAll(cp: ControlPlane, yamlText: string): Promise<KubeOb
 }
 
 /**
+ * The environment the kubelet would give the Deployment's first container: plain values, and secretKeyRef
+ * entries read from the Secrets in the cluster (a missing required Secret is an error, as it is for a pod).
+ */
+export async function deploymentEnv(
+  cp: ControlPlane,
+  namespace: string,
+  deployment: string,
+): Promise<Record<string, string>> {
+  type EnvVar = {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+  };
+  const got = ok(
+    await cp.kubectl(['-n', namespace, 'get', 'deployment', deployment, '-o', 'json']),
+    'kubectl get deployment',
+  );
+  const spec = JSON.parse(got.stdout) as {
+    spec: { template: { spec: { containers: { env?: EnvVar[] }[] } } };
+  };
+  const env: Record<string, string> = {};
+  for (const v of spec.spec.template.spec.containers[0]?.env ?? []) {
+    if (v.value !== undefined) env[v.name] = v.value;
+    const ref = v.valueFrom?.secretKeyRef;
+    if (!ref) continue;
+    const secret = await cp.kubectl(['-n', namespace, 'get', 'secret', ref.name, '-o', 'json']);
+    if (secret.code !== 0) {
+      if (ref.optional) continue;
+      throw new Error(`env ${v.name}: Secret ${ref.name} is missing, so the pod could not start`);
+    }
+    const data = (JSON.parse(secret.stdout) as { data?: Record<string, string> }).data ?? {};
+    if (data[ref.key] === undefined)
+      throw new Error(`env ${v.name}: Secret ${ref.name} has no key ${ref.key}`);
+    env[v.name] = Buffer.from(data[ref.key]!, 'base64').toString('utf8');
+  }
+  return env;
+}
+
+/**
  * A kubeconfig holding only a token of the service account (`kubectl create token`), the API server and its
  * CA, and the namespace as the context's: what the pod's mounted service-account files amount to.
  */

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { REPO_ROOT, startServer, type ServerProcess } from '../helpers/cli.js';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { TestBrowser } from '../helpers/browser.js';
 import { browserLogin } from '../helpers/flows.js';
-import { getAll, localConfig, objectsOf, ok, serviceAccountKubeconfig } from './helpers.js';
+import { deploymentEnv, getAll, localConfig, objectsOf, ok, serviceAccountKubeconfig } from './helpers.js';
 
 // The plain manifests against a real kube-apiserver: `kubectl apply -f manifests/` alone (no CRDs: the
 // directory is not read recursively), then Latchkey run with the manifests' service account and ConfigMap
@@ -64,14 +65,52 @@ describe('manifests/ with kubectl apply', () => {
       ]),
       'kubectl get configmap',
     ).stdout;
+    // The README's github-client Secret, which the Deployment passes to the GitHub connector's settings.
+    ok(
+      await cp.kubectl([
+        '-n',
+        'latchkey',
+        'create',
+        'secret',
+        'generic',
+        'github-client',
+        '--from-literal=client-id=Iv1.0123456789abcdef',
+        '--from-literal=client-secret=github-secret',
+      ]),
+      'kubectl create secret generic github-client',
+    );
+    const env = await deploymentEnv(cp, 'latchkey', 'latchkey');
+    expect(env).toEqual({ GITHUB_CLIENT_ID: 'Iv1.0123456789abcdef', GITHUB_CLIENT_SECRET: 'github-secret' });
     const kubeconfig = await serviceAccountKubeconfig(cp, 'latchkey', 'latchkey', dir);
     const cfg = await localConfig(configYaml, kubeconfig, dir);
     let server: ServerProcess | undefined;
     try {
-      server = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`);
+      server = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`, { env });
       const rp = await oidc.discovery(new URL(cfg.issuer), CLIENT.id, CLIENT.secret, undefined, {
         execute: [oidc.allowInsecureRequests],
       });
+      // The chooser offers the seed's GitHub connector, which sends the browser to github.com with the
+      // client ID from the Secret and the seed's callback URL.
+      const browser = new TestBrowser();
+      const chooser = await browser.open(
+        oidc
+          .buildAuthorizationUrl(rp, {
+            redirect_uri: 'http://127.0.0.1:5555/callback',
+            scope: 'openid',
+            code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+            code_challenge_method: 'S256',
+          })
+          .toString(),
+      );
+      const githubLink = chooser.$('a[href*="/auth/github?"]').attr('href');
+      expect(githubLink).toBeDefined();
+      const toGitHub = await browser.open(new URL(githubLink!, chooser.url).toString(), {
+        stopAt: 'https://github.com/',
+      });
+      const authorize = new URL(toGitHub.url);
+      expect(authorize.origin + authorize.pathname).toBe('https://github.com/login/oauth/authorize');
+      expect(authorize.searchParams.get('client_id')).toBe('Iv1.0123456789abcdef');
+      expect(authorize.searchParams.get('redirect_uri')).toBe('https://dex.example.com:32000/callback');
       // The seed's flow: browser login with the example app's redirect URI (skipApprovalScreen: true).
       const { callback, verifier, nonce, state } = await browserLogin(rp, {
         redirectURI: 'http://127.0.0.1:5555/callback',

@@ -92,6 +92,8 @@ export interface LatchkeyOptions {
   idTokens?: string;
   keysRotationPeriod?: string;
   algorithm?: 'RS256' | 'ES256';
+  /** Connectors besides the password database (e.g. an oidc connector for token exchange). */
+  connectors?: Record<string, unknown>[];
 }
 
 export interface LatchkeyConfig {
@@ -147,6 +149,7 @@ export async function latchkeyConfig(opts: LatchkeyOptions): Promise<LatchkeyCon
         redirectURIs: ['http://127.0.0.1:5555/callback'],
       },
     ],
+    ...(opts.connectors ? { connectors: opts.connectors } : {}),
     enablePasswordDB: true,
     staticPasswords: [
       { ...userEntry(ALICE), hash: aliceHash },

@@ -13,6 +13,7 @@ import {
   expectUnauthorized,
   forgeToken,
   gencert,
+  httpsRequest,
   latchkeyConfig,
   passwordToken,
   readmeApiserverFlags,
@@ -26,6 +27,7 @@ import {
   type TLSFiles,
 } from '../helpers/kube-oidc.js';
 import { waitFor } from '../helpers/wait.js';
+import { startUpstreamOidc, type UpstreamOidc } from '../helpers/upstream-oidc.js';
 
 // Seed §2 "Kubernetes Authentication Through Dex", for real: kube-apiserver started with the --oidc-* flags
 // (the README's, ES256 signing) trusts Latchkey's ID tokens over HTTPS with a gencert.sh CA, and RBAC acts
@@ -36,6 +38,8 @@ describe('kube-apiserver --oidc-* flags', () => {
   let tls: TLSFiles;
   let cp: ControlPlane;
   let latchkey: Latchkey;
+  /** An upstream OpenID provider whose tokens Latchkey's `upstream` connector exchanges (RFC 8693). */
+  let upstream: UpstreamOidc;
   /** A second process for the same issuer and signing keys (same SQLite file), with 5 s ID tokens. */
   let shortLived: Latchkey;
   let flags: string[];
@@ -43,11 +47,20 @@ describe('kube-apiserver --oidc-* flags', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'latchkey-oidc-flags-'));
     tls = await gencert();
+    upstream = await startUpstreamOidc({ clients: [] });
     const cfg: LatchkeyConfig = await latchkeyConfig({
       tls,
       dir,
       port: await freePort(),
       algorithm: 'ES256',
+      connectors: [
+        {
+          type: 'oidc',
+          id: 'upstream',
+          name: 'Upstream',
+          config: { issuer: upstream.issuer, audiences: ['latchkey'], insecureEnableGroups: true },
+        },
+      ],
     });
     flags = await readmeApiserverFlags(cfg.issuer, tls.ca);
     cp = await startControlPlane({ extraApiserverArgs: flags });
@@ -67,6 +80,7 @@ describe('kube-apiserver --oidc-* flags', () => {
   afterAll(async () => {
     await shortLived?.stop();
     await latchkey?.stop();
+    await upstream?.stop();
     await cp?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
     if (tls) await rm(tls.dir, { recursive: true, force: true });
@@ -124,6 +138,40 @@ describe('kube-apiserver --oidc-* flags', () => {
     expect(denied.stderr).toContain('Forbidden');
     expect(denied.stderr).toContain('User "oidc:bob@example.com" cannot list resource "namespaces"');
   }, 60_000);
+
+  it('takes a token from the token exchange of an upstream ID token: the upstream email and groups', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const subjectToken = await upstream.sign({
+      sub: 'carol-upstream-id',
+      aud: 'latchkey',
+      iat: now,
+      exp: now + 300,
+      name: 'Carol',
+      email: 'carol@example.com',
+      email_verified: true,
+      groups: ['devs'],
+    });
+    const r = await httpsRequest(`${latchkey.base}/token`, {
+      ca: tls.caPem,
+      form: {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        client_id: 'kubernetes',
+        connector_id: 'upstream',
+        scope: 'openid email groups',
+        requested_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        subject_token: subjectToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      },
+    });
+    expect(r.status).toBe(200);
+    const body = JSON.parse(r.body) as { access_token: string; issued_token_type: string };
+    expect(body.issued_token_type).toBe('urn:ietf:params:oauth:token-type:id_token');
+    expect(claimsOf(body.access_token)).toMatchObject({ iss: latchkey.issuer, aud: 'kubernetes' });
+    expect((await whoami(cp, body.access_token)).user).toMatchObject({
+      username: 'oidc:carol@example.com',
+      groups: ['oidc:devs', 'system:authenticated'],
+    });
+  });
 
   it('rejects a token for another client ID', async () => {
     const token = await passwordToken(latchkey, ALICE, OTHER_CLIENT);
