@@ -121,6 +121,14 @@ describe('latchkey serve --check validates connector settings without dialling',
     expect(r.stdout).toContain('configuration is valid');
   });
 
+  it("refuses the seed's GitHub connector when its $VAR credentials are unset", async () => {
+    const r = await runCli(['serve', '--check', 'examples/k8s/config.yaml'], {
+      env: { GITHUB_CLIENT_ID: '', GITHUB_CLIENT_SECRET: '' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('connectors[github].config.clientID: required');
+  });
+
   it('names the key path of a bad setting of each upstream connector type', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
     const file = join(dir, 'upstreams.yaml');
@@ -132,14 +140,20 @@ describe('latchkey serve --check validates connector settings without dialling',
         'web: { http: 127.0.0.1:5556 }',
         'connectors:',
         '  - { type: oidc, id: up, name: Up, config: { issuer: [42] } }',
-        '  - { type: github, id: gh, name: GH, config: { org: a, orgs: [{ name: b }] } }',
-        '  - { type: oauth, id: oa, name: OA, config: { tokenURL: [7] } }',
+        '  - type: github',
+        '    id: gh',
+        '    name: GH',
+        '    config: { clientID: id, clientSecret: s, org: a, orgs: [{ name: b }] }',
+        '  - type: oauth',
+        '    id: oa',
+        '    name: OA',
+        '    config: { clientID: id, clientSecret: s, authorizationURL: "https://x/a", tokenURL: [7] }',
       ].join('\n'),
     );
     const r = await runCli(['serve', '--check', file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('connectors[up].config.issuer: ');
-    expect(r.stderr).toContain('connectors[gh].config.');
-    expect(r.stderr).toContain('connectors[oa].config.tokenURL: ');
+    expect(r.stderr).toContain('  connectors[up].config.issuer: expected a string, got a list\n');
+    expect(r.stderr).toContain('  connectors[gh].config.org: cannot be combined with orgs');
+    expect(r.stderr).toContain('  connectors[oa].config.tokenURL: expected a string, got a list\n');
   });
 });

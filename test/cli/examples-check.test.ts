@@ -28,7 +28,11 @@ describe('every examples/ config passes `latchkey serve --check`', () => {
   });
 
   it.each(configs.map((f) => [relative(REPO_ROOT, f)]))('%s', async (file) => {
-    const r = await runCli(['serve', '--check', file]);
+    // examples/k8s/config.yaml reads the GitHub app's credentials from the environment (the Deployment sets
+    // them from a Secret); unset, they expand to "" and the github connector refuses to open.
+    const r = await runCli(['serve', '--check', file], {
+      env: { GITHUB_CLIENT_ID: 'example-client-id', GITHUB_CLIENT_SECRET: 'example-client-secret' },
+    });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     expect(r.stdout).toContain('configuration is valid');
   });

@@ -211,6 +211,11 @@ export async function localConfig(
   const telemetryPort = await freePort();
   const path = new URL(String(doc.issuer)).pathname.replace(/\/+$/, '');
   const issuer = `http://127.0.0.1:${webPort}${path}`;
+  // Connectors' redirect URIs are the issuer's callback: they move with it.
+  const callback = `${String(doc.issuer).replace(/\/+$/, '')}/callback`;
+  for (const c of (doc.connectors ?? []) as { config?: Record<string, unknown> }[]) {
+    if (c.config?.redirectURI === callback) c.config.redirectURI = `${issuer}/callback`;
+  }
   doc.issuer = issuer;
   doc.web = { http: `127.0.0.1:${webPort}` };
   doc.telemetry = { http: `127.0.0.1:${telemetryPort}` };

@@ -90,7 +90,7 @@ describe('manifests/ with kubectl apply', () => {
         execute: [oidc.allowInsecureRequests],
       });
       // The chooser offers the seed's GitHub connector, which sends the browser to github.com with the
-      // client ID from the Secret and the seed's callback URL.
+      // client ID from the Secret and Latchkey's callback URL.
       const browser = new TestBrowser();
       const chooser = await browser.open(
         oidc
@@ -110,7 +110,7 @@ describe('manifests/ with kubectl apply', () => {
       const authorize = new URL(toGitHub.url);
       expect(authorize.origin + authorize.pathname).toBe('https://github.com/login/oauth/authorize');
       expect(authorize.searchParams.get('client_id')).toBe('Iv1.0123456789abcdef');
-      expect(authorize.searchParams.get('redirect_uri')).toBe('https://dex.example.com:32000/callback');
+      expect(authorize.searchParams.get('redirect_uri')).toBe(`${cfg.issuer}/callback`);
       // The seed's flow: browser login with the example app's redirect URI (skipApprovalScreen: true).
       const { callback, verifier, nonce, state } = await browserLogin(rp, {
         redirectURI: 'http://127.0.0.1:5555/callback',
