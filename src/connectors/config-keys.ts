@@ -119,6 +119,64 @@ export class ConfigSection {
     return { path: found.path, items: found.value };
   }
 
+  /** Whether `key` is written at all (any case), even as an empty string or null. */
+  has(key: string): boolean {
+    const wanted = key.toLowerCase();
+    return Object.keys(this.values).some((k) => k.toLowerCase() === wanted);
+  }
+
+  /** A boolean that tells "not written" (undefined) from false, like Go's `*bool`. */
+  optionalBoolean(key: string): boolean | undefined {
+    return this.has(key) ? this.boolean(key) : undefined;
+  }
+
+  /** An absolute http(s) URL, checked now so a typo names its key instead of failing every login. */
+  url(key: string): string | undefined {
+    const value = this.string(key);
+    if (value === undefined) return undefined;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConnectorConfigError(this.keyPath(key), `${JSON.stringify(value)} is not an absolute URL`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new ConnectorConfigError(this.keyPath(key), `${JSON.stringify(value)} is not an http(s) URL`);
+    }
+    return value;
+  }
+
+  requiredURL(key: string): string {
+    const value = this.url(key);
+    if (value === undefined) throw new ConnectorConfigError(this.keyPath(key), 'required');
+    return value;
+  }
+
+  /** A string or a list of strings, as values (see strings() for their paths). */
+  stringValues(key: string): string[] {
+    return (this.strings(key) ?? []).map((s) => s.value);
+  }
+
+  /**
+   * A regular expression written for Dex (Go's RE2). JavaScript reads RE2's everyday syntax the same way; a
+   * leading `(?i)` (RE2's flag group, unknown to JavaScript) becomes the `i` flag. A pattern JavaScript
+   * cannot compile is an error naming its key, never a filter silently dropped (Dex only warns, and then
+   * lets everything through).
+   */
+  regexp(key: string): RegExp | undefined {
+    const pattern = this.string(key);
+    if (pattern === undefined) return undefined;
+    const caseless = pattern.startsWith('(?i)');
+    try {
+      return new RegExp(caseless ? pattern.slice(4) : pattern, caseless ? 'iu' : 'u');
+    } catch (e) {
+      throw new ConnectorConfigError(
+        this.keyPath(key),
+        `${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message}`,
+      );
+    }
+  }
+
   unknownKeys(known: readonly string[]): string[] {
     const lower = new Set(known.map((k) => k.toLowerCase()));
     return Object.keys(this.values)

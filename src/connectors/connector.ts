@@ -104,9 +104,15 @@ export class SubjectTokenError extends Error {
   }
 }
 
+/** A connector that runs something in the background (an upstream discovery retry) stops it here. */
+export interface ClosableConnector {
+  close(): void;
+}
+
 export type Connector = (PasswordConnector | CallbackConnector) &
   Partial<RefreshConnector> &
-  Partial<TokenIdentityConnector>;
+  Partial<TokenIdentityConnector> &
+  Partial<ClosableConnector>;
 
 export const canRefresh = (c: Connector): c is Connector & RefreshConnector =>
   typeof c.refresh === 'function';

@@ -95,6 +95,7 @@ export class ConnectorRegistry {
       entity = await this.storage.getConnector(id);
     } catch (e) {
       if (!isNotFound(e)) throw e;
+      this.cache.get(id)?.connector.close?.();
       this.cache.delete(id);
       return undefined;
     }
@@ -103,6 +104,8 @@ export class ConnectorRegistry {
       return { entity, connector: cached.connector };
     }
     const connector = openConnector(entity, this.deps);
+    // The replaced one's background work (a discovery retry loop) must not outlive it.
+    cached?.connector.close?.();
     if (cached !== undefined) {
       this.deps.logger.info(
         { connector: id, resourceVersion: entity.resourceVersion },

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SignJWT, type JWK, type JWTPayload } from 'jose';
 import Provider, { type ClientMetadata } from 'oidc-provider';
+import * as oidc from 'openid-client';
 import { freePort } from './net.js';
 import type { Page, TestBrowser } from './browser.js';
 
@@ -148,4 +149,89 @@ export async function upstreamLogin(
     }
   }
   return page;
+}
+
+/**
+ * Serves a stopped upstream again on the same address, with the same provider, accounts, keys and
+ * `intercept`: an issuer that was down and comes back. Replaces `upstream.stop` with one for the new server.
+ */
+export async function serveAgain(upstream: UpstreamOidc): Promise<void> {
+  const port = Number(new URL(upstream.issuer).port);
+  const handler = upstream.provider.callback();
+  const server: Server = createServer((req, res) => {
+    if (upstream.intercept?.(req, res)) return;
+    void handler(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  server.keepAliveTimeout = 1000;
+  upstream.stop = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+}
+
+/** The path part of one of the upstream's endpoints, as its discovery document names it. */
+export async function upstreamEndpointPath(
+  upstream: UpstreamOidc,
+  /** A discovery field naming an endpoint: token_endpoint, jwks_uri, revocation_endpoint, … */
+  endpoint: string,
+): Promise<string> {
+  const res = await fetch(`${upstream.issuer}/.well-known/openid-configuration`);
+  const doc = (await res.json()) as Record<string, string | undefined>;
+  const url = doc[endpoint];
+  if (url === undefined) throw new Error(`the upstream's discovery document has no ${endpoint}`);
+  return new URL(url).pathname;
+}
+
+export interface UpstreamLoginResult {
+  /** The client's redirect URI with Latchkey's answer (code, state, iss). */
+  callback: URL;
+  verifier: string;
+  nonce: string;
+  state: string;
+  /** The authorization request Latchkey sent the browser to at the upstream. */
+  upstreamRequest: URL;
+}
+
+/**
+ * A whole browser login at Latchkey through a callback connector backed by `upstream`: `rp`'s authorization
+ * request (PKCE, nonce, state, `connector_id`), the upstream's login and consent pages as `login`, back
+ * through Latchkey's callback to `redirectURI` (the approval screen must be skipped). Throws with the page
+ * it stopped on when the browser does not reach the client.
+ */
+export async function loginThroughUpstream(
+  browser: TestBrowser,
+  rp: oidc.Configuration,
+  upstream: UpstreamOidc,
+  opts: { redirectURI: string; scope: string; connector: string; login: string },
+): Promise<UpstreamLoginResult> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const nonce = oidc.randomNonce();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(rp, {
+    redirect_uri: opts.redirectURI,
+    scope: opts.scope,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    nonce,
+    state,
+    connector_id: opts.connector,
+  });
+  const start = browser.history.length;
+  let page = await browser.open(url.href, { stopAt: opts.redirectURI });
+  page = await upstreamLogin(browser, page, opts.login, opts.redirectURI);
+  if (!page.url.startsWith(opts.redirectURI)) {
+    throw new Error(
+      `login did not reach the client: ${page.url} (HTTP ${page.status})\n${page.$('body').text().trim().slice(0, 500)}`,
+    );
+  }
+  const upstreamRequest = browser.history
+    .slice(start)
+    .map((u) => new URL(u))
+    .find((u) => u.origin === new URL(upstream.issuer).origin && u.searchParams.has('client_id'));
+  if (upstreamRequest === undefined) throw new Error('the browser never went to the upstream');
+  return { callback: new URL(page.url), verifier, nonce, state, upstreamRequest };
 }

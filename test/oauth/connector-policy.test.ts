@@ -5,7 +5,7 @@ import {
   clientMayUseGrant,
   connectorAllowsGrant,
 } from '../../src/oauth/connector-policy.js';
-import { OAuthError } from '../../src/oauth/errors.js';
+import type { OAuthError } from '../../src/oauth/errors.js';
 
 const SERVED: GrantType[] = ['authorization_code', 'refresh_token', 'password'];
 const confidential = { public: false };

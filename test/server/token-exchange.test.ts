@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, decodeJwt, jwtVerify, SignJWT } from 'jose';
+import { createRemoteJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { encodeSubject } from '../../src/tokens/subject.js';
 import { startGitHubActionsIssuer, type GitHubActionsIssuer } from '../helpers/gha-issuer.js';
 import { startInProcess, type InProcessServer } from '../helpers/in-process.js';
@@ -38,6 +38,7 @@ connectors:
   name: CI (audience checked)
   config:
     issuer: ${gha.issuer}
+    scopes: [openid]
     userNameKey: sub
     audiences: [latchkey]
 - type: oidc
@@ -46,6 +47,7 @@ connectors:
   grantTypes: ['${GRANT}']
   config:
     issuer: ${gha.issuer}
+    scopes: [openid]
     userNameKey: sub
 - type: mockPassword
   id: pw
@@ -72,9 +74,10 @@ staticClients:
     await gha?.stop();
   });
 
+  /** `auth` null: no client authentication at all. */
   async function exchange(
     form: Record<string, string>,
-    auth: string | undefined = 'my-app:my-secret',
+    auth: string | null = 'my-app:my-secret',
   ): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${server.issuer}/token`, {
       method: 'POST',
@@ -192,11 +195,14 @@ staticClients:
     expect(await exchange({ subject_token: tampered })).toEqual(refused(/^The subject_token was refused: /));
   });
 
-  it('refuses a token signed by a key the issuer never published', async () => {
-    const old = await gha.token();
+  it('refuses a token signed by a key the issuer never published, and finds a newly published one', async () => {
+    const rogue = await generateKeyPair('RS256');
+    const forged = await new SignJWT(decodeJwt(await gha.token()))
+      .setProtectedHeader({ alg: 'RS256', kid: 'never-published' })
+      .sign(rogue.privateKey);
+    expect(await exchange({ subject_token: forged })).toEqual(refused(/^The subject_token was refused: /));
+    // A rotation: the new key's unknown kid makes Latchkey fetch the JWKS again.
     await gha.rotateKey();
-    expect(await exchange({ subject_token: old })).toEqual(refused(/^The subject_token was refused: /));
-    // The new key is found by refetching the JWKS on its unknown kid.
     expect((await exchange({ subject_token: await gha.token() })).status).toBe(200);
   });
 
@@ -243,7 +249,7 @@ staticClients:
   });
 
   it('refuses a request without client authentication', async () => {
-    expect(await exchange({ subject_token: await gha.token() }, undefined)).toEqual({
+    expect(await exchange({ subject_token: await gha.token() }, null)).toEqual({
       status: 401,
       body: { error: 'invalid_client', error_description: 'Client authentication required.' },
     });

@@ -73,8 +73,8 @@ export function parseGitHubConfig(top: ConfigSection): ParsedGitHubConfig {
   // unset $GITHUB_CLIENT_SECRET is better reported by `serve --check` than by the first user.
   const clientID = top.requiredString('clientID', 'required (the OAuth app\'s "Client ID")');
   const clientSecret = top.requiredString('clientSecret', 'required (a client secret of the OAuth app)');
-  const redirectURI = readRedirectURI(top);
-  const membership = readMembership(top, warnings);
+  const redirectURI = top.url('redirectURI');
+  const membership = readMembership(top);
 
   const hostName = readHostName(top);
   const rootCA = top.string('rootCA');
@@ -114,28 +114,7 @@ export function parseGitHubConfig(top: ConfigSection): ParsedGitHubConfig {
   };
 }
 
-function readRedirectURI(top: ConfigSection): string | undefined {
-  const value = top.string('redirectURI');
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConnectorConfigError(
-      top.keyPath('redirectURI'),
-      `expected an absolute URL (Latchkey's <issuer>/callback), got ${JSON.stringify(value)}`,
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConnectorConfigError(
-      top.keyPath('redirectURI'),
-      `expected an http(s) URL, got ${url.protocol}`,
-    );
-  }
-  return value;
-}
-
-function readMembership(top: ConfigSection, warnings: string[]): Membership {
+function readMembership(top: ConfigSection): Membership {
   const org = top.string('org');
   const listed = top.list('orgs');
   if (org !== undefined && listed !== undefined && listed.items.length > 0) {

@@ -181,7 +181,7 @@ describe('github connector configuration', () => {
     [
       'a redirectURI that is not a URL',
       { ...BASE, redirectURI: '/dex/callback' },
-      `${P}.redirectURI: expected an absolute URL (Latchkey's <issuer>/callback), got "/dex/callback"`,
+      `${P}.redirectURI: "/dex/callback" is not an absolute URL`,
     ],
     [
       'a key given twice in two spellings',
