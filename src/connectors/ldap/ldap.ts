@@ -8,6 +8,7 @@ import {
   type PasswordConnector,
   type RefreshConnector,
 } from '../connector.js';
+import type { ConnectorLogger } from '../deps.js';
 import { parseLdapConfig, type LdapConfig, type SearchScope } from './config.js';
 import {
   ConnectionLimiter,
@@ -29,17 +30,10 @@ import { groupFilter, userFilter, type AttributeSpec } from './filters.js';
 // entries are an error, not "the first one"; Active Directory's userAccountControl ACCOUNTDISABLE bit is
 // honoured at login and refresh; nested groups are walked with cycles suppressed.
 
-export interface LdapLogger {
-  debug(o: object, msg?: string): void;
-  info(o: object, msg?: string): void;
-  warn(o: object, msg?: string): void;
-  error(o: object, msg?: string): void;
-}
-
 export interface LdapConnectorOptions {
   /** The connector id, for logs. */
   id: string;
-  logger?: LdapLogger;
+  logger?: ConnectorLogger;
   timeouts?: Partial<LdapTimeouts>;
   maxConnections?: number;
   /** Sees every operation on the wire (instrumentation for tests; never given a password). */
@@ -69,7 +63,7 @@ export class LdapConnector implements PasswordConnector, RefreshConnector {
   private readonly endpoint: Endpoint;
   private readonly timeouts: LdapTimeouts;
   private readonly limiter: ConnectionLimiter;
-  private readonly logger: LdapLogger | undefined;
+  private readonly logger: ConnectorLogger | undefined;
   private readonly onOperation: (op: LdapOperation) => void;
   /** Bound (and refused) in place of an unknown user, so that costs what a wrong password costs. */
   private readonly unknownUserDN: string;
@@ -318,7 +312,7 @@ export class LdapConnector implements PasswordConnector, RefreshConnector {
     return [...names];
   }
 
-  private log(level: keyof LdapLogger, o: object, msg: string): void {
+  private log(level: keyof ConnectorLogger, o: object, msg: string): void {
     this.logger?.[level]({ connector: this.options.id, ...o }, msg);
   }
 }
