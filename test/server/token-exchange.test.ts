@@ -291,7 +291,7 @@ staticClients:
   it('logs each exchange as tokens issued, never the subject token', async () => {
     const token = await gha.token();
     await exchange({ subject_token: token });
-    const issued = server.logs().filter((l) => l.audit === 'tokens_issued' && l.grant === GRANT);
+    const issued = server.logs().filter((l) => l.audit === 'tokens_issued' && l.grant === 'token-exchange');
     expect(issued.at(-1)).toMatchObject({ client: 'my-app', connector: 'ci', user: JOB });
     expect(JSON.stringify(server.logs())).not.toContain(token);
   });

@@ -61,7 +61,7 @@ export function tokenRoutes(ctx: ServerContext): Router {
       }
       const { response, authorization } = await HANDLERS[grantType](ctx, req, client, params);
       ctx.audit.tokensIssued(req.log, {
-        grant: grantType,
+        grant: grantLabel(grantType),
         client: client.id,
         connector: authorization.connectorID,
         user: authorization.claims.userID,
@@ -82,6 +82,11 @@ export function tokenRoutes(ctx: ServerContext): Router {
     sendOAuthError(res, new OAuthError('invalid_request', 'The token endpoint accepts only POST.', 400));
   });
   return router;
+}
+
+/** A grant's name in logs and metric labels: the URN grants by their last segment (`device_code`). */
+function grantLabel(grant: GrantType): string {
+  return grant.replace(/^urn:ietf:params:oauth:grant-type:/, '');
 }
 
 export function noStore(res: Response): Response {
