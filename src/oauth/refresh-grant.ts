@@ -1,12 +1,12 @@
-import { canRefresh, ConnectorError, RefreshDeniedError, type Identity } from '../connectors/connector.js';
+import { canRefresh, ConnectorError } from '../connectors/connector.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
-import type { Client } from '../storage/storage.js';
+import type { Client, RefreshToken } from '../storage/storage.js';
 import { authorizationOf, type Authorization } from '../tokens/authorization.js';
 import { checkConnectorUse } from './connector-policy.js';
 import { OAuthError } from './errors.js';
 import { claimsOf } from './login.js';
-import { RefreshRejected, type RefreshTokens } from './refresh.js';
-import { connectorScopes, splitScopes } from './scopes.js';
+import { RefreshRejected, type IdentityUpdate, type RefreshTokens } from './refresh.js';
+import { connectorScopes, splitScopes, validateScopes } from './scopes.js';
 
 /** What a redeemed refresh token authorises, and the refresh token to hand back. */
 export interface RefreshedLogin {
@@ -14,62 +14,73 @@ export interface RefreshedLogin {
   wire: string;
 }
 
+export interface RefreshGrantDeps {
+  refreshTokens: RefreshTokens;
+  connectors: ConnectorRegistry;
+  lookupClient: (id: string) => Promise<Client | undefined>;
+}
+
 /**
- * The refresh_token grant's rules (RFC 6749 §6), without HTTP: rotation, reuse window and replay detection
- * live in RefreshTokens; here the scope may only narrow, the client must still be allowed the connector,
- * and the one request that claimed the rotation asks the connector for a fresh identity (racers inside the
- * reuse window get the same successor and the identity as stored).
+ * The refresh_token grant's rules (RFC 6749 §6), without HTTP. Rotation, reuse window and replay detection
+ * live in RefreshTokens; here, before anything is written: the scope may only narrow, what the login was
+ * granted must still be allowed (the client may use its connector, cross-client peers still trust it), and
+ * the connector is asked for a fresh identity. Only then is the token rotated, with the new identity in the
+ * same write — so an upstream outage leaves the presented token valid for the client's retry.
  */
 export async function redeemRefreshToken(
-  deps: { refreshTokens: RefreshTokens; connectors: ConnectorRegistry },
+  deps: RefreshGrantDeps,
   client: Client,
   raw: string,
   requestedScope: string | undefined,
 ): Promise<RefreshedLogin> {
-  const used = await deps.refreshTokens.use(raw, client.id);
-  let token = used.token;
-
-  const scopes = requestedScope !== undefined ? splitScopes(requestedScope) : token.scopes;
-  const widened = scopes.filter((s) => !token.scopes.includes(s));
-  if (widened.length > 0) {
-    throw new OAuthError(
-      'invalid_scope',
-      `Requested scopes were not granted originally: ${JSON.stringify(widened)}.`,
-    );
-  }
-
-  const opened = await deps.connectors.get(token.connectorID);
-  if (!opened) {
-    await deps.refreshTokens.revoke(token.id);
-    throw new RefreshRejected('connector_gone', 'The login method of this refresh token no longer exists.');
-  }
-  checkConnectorUse(client, opened.entity, 'refresh_token');
-  if (used.refreshIdentity && canRefresh(opened.connector)) {
-    const current: Identity = {
-      ...token.claims,
-      ...(token.connectorData ? { connectorData: token.connectorData } : {}),
-    };
-    let fresh: Identity;
+  let scopes: string[] | undefined;
+  const check = async (token: RefreshToken, rotating: boolean): Promise<IdentityUpdate | undefined> => {
+    scopes = requestedScope !== undefined ? splitScopes(requestedScope) : token.scopes;
+    const widened = scopes.filter((s) => !token.scopes.includes(s));
+    if (widened.length > 0) {
+      throw new OAuthError(
+        'invalid_scope',
+        `Requested scopes were not granted originally: ${JSON.stringify(widened)}.`,
+      );
+    }
+    await checkTrustStillHolds(deps, client, scopes);
+    const opened = await deps.connectors.get(token.connectorID);
+    if (!opened) {
+      await deps.refreshTokens.revoke(token.id);
+      throw new RefreshRejected('connector_gone', 'The login method of this refresh token no longer exists.');
+    }
+    checkConnectorUse(client, opened.entity, 'refresh_token');
+    if (!rotating || !canRefresh(opened.connector)) return undefined;
     try {
-      fresh = await opened.connector.refresh(connectorScopes(token.scopes), current);
+      const fresh = await opened.connector.refresh(connectorScopes(token.scopes), {
+        ...token.claims,
+        ...(token.connectorData ? { connectorData: token.connectorData } : {}),
+      });
+      // The user ID is the identity: a connector may not swap it on refresh.
+      return {
+        claims: { ...claimsOf(fresh), userID: token.claims.userID },
+        ...(fresh.connectorData ? { connectorData: fresh.connectorData } : {}),
+      };
     } catch (e) {
-      if (e instanceof RefreshDeniedError) {
-        await deps.refreshTokens.revoke(token.id);
-        throw new RefreshRejected(
-          'revoked_upstream',
-          'The user can no longer be signed in; log in again.',
-          e.message,
-        );
-      }
       if (e instanceof ConnectorError) throw new OAuthError('temporarily_unavailable', e.userMessage);
       throw e;
     }
-    // The user ID is the identity: a connector may not swap it on refresh.
-    token = await deps.refreshTokens.updateIdentity(
-      token,
-      { ...claimsOf(fresh), userID: token.claims.userID },
-      fresh.connectorData,
-    );
+  };
+
+  const used = await deps.refreshTokens.use(raw, client.id, check);
+  return { authorization: { ...authorizationOf(used.token), scopes: scopes! }, wire: used.wire };
+}
+
+/**
+ * Cross-client audiences (`audience:server:client_id:<peer>`) were checked at login; a peer deleted since,
+ * or one that no longer trusts the client, must not keep receiving tokens through a refresh.
+ */
+async function checkTrustStillHolds(deps: RefreshGrantDeps, client: Client, scopes: string[]): Promise<void> {
+  try {
+    await validateScopes(scopes, client.id, deps.lookupClient, { requireOpenID: false });
+  } catch (e) {
+    if (e instanceof OAuthError && e.error === 'invalid_scope')
+      throw new OAuthError('invalid_grant', `The login's scopes are no longer allowed: ${e.description}`);
+    throw e;
   }
-  return { authorization: { ...authorizationOf(token), scopes }, wire: used.wire };
 }

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Claims, RefreshToken, Storage } from '../storage/storage.js';
 import type { Authorization } from '../tokens/authorization.js';
+import { RefreshDeniedError } from '../connectors/connector.js';
 import { isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
@@ -24,9 +25,23 @@ export interface RefreshUse {
   token: RefreshToken;
   /** The refresh token to hand back (the successor, or the same one when rotation is off). */
   wire: string;
-  /** True for exactly one request per rotation: it alone asks the connector for a fresh identity. */
+  /** True for exactly one request per rotation: it alone asked the connector for a fresh identity. */
   refreshIdentity: boolean;
 }
+
+/** A fresh identity for the token, written together with its rotation. */
+export interface IdentityUpdate {
+  claims: Claims;
+  connectorData?: Uint8Array;
+}
+
+/**
+ * The caller's part of a refresh, run after the token was validated and BEFORE anything is written: checks
+ * that may refuse it (the client may still use the connector), and, when `rotating`, the connector's fresh
+ * identity. A throw leaves the presented token exactly as it was, so a failed upstream never costs the
+ * user their login (the client retries with the token it still holds).
+ */
+export type RefreshHook = (token: RefreshToken, rotating: boolean) => Promise<IdentityUpdate | undefined>;
 
 const INVALID = 'Refresh token is invalid or has already been claimed by another client.';
 
@@ -90,10 +105,12 @@ export class RefreshTokens {
   }
 
   /**
-   * Redeems a presented refresh token for `clientID`: validates it, rotates it (claiming the rotation by
-   * compare-and-swap, so only one racer refreshes the identity), or answers from the reuse window.
+   * Redeems a presented refresh token for `clientID`: validates it, lets `hook` check it and refresh the
+   * identity, then rotates it (claiming the rotation by compare-and-swap, the new identity in the same
+   * write), or answers from the reuse window. Within this process, racers presenting the same secret share
+   * one hook call, so the upstream is asked once per rotation.
    */
-  async use(raw: string, clientID: string): Promise<RefreshUse> {
+  async use(raw: string, clientID: string, hook?: RefreshHook): Promise<RefreshUse> {
     const parsed = decodeRefreshToken(raw);
     if (!parsed || parsed.secret === '') throw new RefreshRejected('invalid', INVALID);
     const token = await this.get(parsed.refreshID);
@@ -107,39 +124,66 @@ export class RefreshTokens {
     }
 
     const presented = digest(parsed.secret);
-    if (presented === token.token) return this.rotate(token, parsed.secret, now);
-    if (presented === token.obsoleteToken && token.obsoleteToken !== '') {
-      const successor = this.successorOf(token, parsed.secret);
-      const withinWindow = now.getTime() - token.lastUsed.getTime() <= this.policy.reuseIntervalMs;
-      if (withinWindow && successor !== undefined && digest(successor) === token.token) {
-        return { token, wire: encodeRefreshToken(token.id, successor), refreshIdentity: false };
+    if (presented === token.token) {
+      let update: IdentityUpdate | undefined;
+      try {
+        update = hook ? await this.once(`${token.id}:${presented}`, () => hook(token, true)) : undefined;
+      } catch (e) {
+        // A racer (another replica) rotated the token while our connector call failed — likely because that
+        // racer's call used the upstream's one-time refresh token first. It won: answer as its racers are.
+        const current = await this.get(token.id);
+        if (current && current.token !== presented && current.obsoleteToken === presented) {
+          return this.reuse(current, parsed.secret, now, hook);
+        }
+        if (e instanceof RefreshDeniedError) {
+          // The connector no longer vouches for the user (deleted, disabled, left the required groups).
+          await this.revoke(token.id);
+          throw new RefreshRejected(
+            'revoked_upstream',
+            'The user can no longer be signed in; log in again.',
+            e.message,
+          );
+        }
+        throw e;
       }
-      // An old secret presented again, outside the window: someone holds a copy. End the whole login.
-      await this.revoke(token.id);
-      throw new RefreshRejected('replayed', 'Refresh token was already used; the login has been revoked.');
+      return this.rotate(token, parsed.secret, now, update);
+    }
+    if (presented === token.obsoleteToken && token.obsoleteToken !== '') {
+      return this.reuse(token, parsed.secret, now, hook);
     }
     throw new RefreshRejected('invalid', INVALID);
   }
 
-  /**
-   * Replaces the identity after the connector refreshed it (the second and last write of a refresh) — only
-   * when something changed, so refreshing an unchanged user costs one write.
-   */
-  async updateIdentity(
+  /** An obsolete secret: the current successor inside the reuse window, a revoked login outside it. */
+  private async reuse(
     token: RefreshToken,
-    claims: Claims,
-    connectorData: Uint8Array | undefined,
-  ): Promise<RefreshToken> {
-    const sameData =
-      connectorData === undefined ||
-      (token.connectorData !== undefined &&
-        Buffer.from(connectorData).equals(Buffer.from(token.connectorData)));
-    if (sameData && JSON.stringify(claims) === JSON.stringify(token.claims)) return token;
-    return this.storage.updateRefreshToken(token.id, (old) => {
-      const next: RefreshToken = { ...old, claims };
-      if (connectorData) next.connectorData = connectorData;
-      return next;
-    });
+    secret: string,
+    now: Date,
+    hook: RefreshHook | undefined,
+  ): Promise<RefreshUse> {
+    const successor = this.successorOf(token, secret);
+    const withinWindow = now.getTime() - token.lastUsed.getTime() <= this.policy.reuseIntervalMs;
+    if (withinWindow && successor !== undefined && digest(successor) === token.token) {
+      await hook?.(token, false);
+      return { token, wire: encodeRefreshToken(token.id, successor), refreshIdentity: false };
+    }
+    // An old secret presented again, outside the window: someone holds a copy. End the whole login.
+    await this.revoke(token.id);
+    throw new RefreshRejected('replayed', 'Refresh token was already used; the login has been revoked.');
+  }
+
+  /** Hook calls in flight, by token and presented secret: racers share one (entries live while pending). */
+  private readonly inFlight = new Map<string, Promise<IdentityUpdate | undefined>>();
+
+  private once(
+    key: string,
+    run: () => Promise<IdentityUpdate | undefined>,
+  ): Promise<IdentityUpdate | undefined> {
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const started = run().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return started;
   }
 
   /** Deletes the login's refresh token; a missing one is fine (already revoked or collected). */
@@ -187,13 +231,23 @@ export class RefreshTokens {
     return expiry !== undefined && now.getTime() > expiry.getTime();
   }
 
-  private async rotate(token: RefreshToken, secret: string, now: Date): Promise<RefreshUse> {
+  private async rotate(
+    token: RefreshToken,
+    secret: string,
+    now: Date,
+    update: IdentityUpdate | undefined,
+  ): Promise<RefreshUse> {
     const presented = digest(secret);
     const successor = this.policy.disableRotation ? secret : this.successorOf(token, secret);
     if (successor === undefined) throw new RefreshRejected('invalid', INVALID);
+    const changed = update !== undefined && identityChanged(token, update);
     // Without rotation there is nothing to claim; lastUsed only feeds the idle limit and the GC expiry,
     // which need minutes, not milliseconds: record it at most once a minute instead of on every refresh.
-    if (this.policy.disableRotation && now.getTime() - token.lastUsed.getTime() < LAST_USED_GRANULARITY_MS) {
+    if (
+      this.policy.disableRotation &&
+      !changed &&
+      now.getTime() - token.lastUsed.getTime() < LAST_USED_GRANULARITY_MS
+    ) {
       return { token, wire: encodeRefreshToken(token.id, secret), refreshIdentity: true };
     }
     let claimed = false;
@@ -205,6 +259,10 @@ export class RefreshTokens {
       if (!this.policy.disableRotation) {
         next.token = digest(successor);
         next.obsoleteToken = presented;
+      }
+      if (changed) {
+        next.claims = update.claims;
+        if (update.connectorData) next.connectorData = update.connectorData;
       }
       const expiry = this.expiryOf(next);
       if (expiry) next.expiry = expiry;
@@ -236,6 +294,15 @@ export class RefreshTokens {
       throw e;
     }
   }
+}
+
+/** Whether the connector's answer differs from what the token holds (else nothing needs writing). */
+function identityChanged(token: RefreshToken, update: IdentityUpdate): boolean {
+  const sameData =
+    update.connectorData === undefined ||
+    (token.connectorData !== undefined &&
+      Buffer.from(update.connectorData).equals(Buffer.from(token.connectorData)));
+  return !sameData || JSON.stringify(update.claims) !== JSON.stringify(token.claims);
 }
 
 /** The refresh token ID for a code: lets a replayed code revoke what its first redemption issued. */

@@ -1,8 +1,10 @@
+import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { digest } from '../../src/oauth/digest.js';
+import { RefreshDeniedError } from '../../src/connectors/connector.js';
 import { OAuthError } from '../../src/oauth/errors.js';
 import type { NewRefreshToken, RefreshPolicy, RefreshUse } from '../../src/oauth/refresh.js';
 import { refreshIDForCode, RefreshTokens } from '../../src/oauth/refresh.js';
@@ -376,27 +378,112 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
     });
   });
 
-  it('updateIdentity replaces claims and connector data, nothing else', async () => {
-    const rt = tokens();
-    const wire = await rt.create(newToken());
-    const before = await stored(idOf(wire));
-    const claims = { ...before.claims, groups: ['devs'], email: 'j@example.org' };
-    const updated = await rt.updateIdentity(before, claims, Uint8Array.from([9]));
-    expect(updated).toEqual({ ...before, claims, connectorData: Uint8Array.from([9]) });
-    expect(await stored(before.id)).toEqual(updated);
-    const kept = await rt.updateIdentity(updated, updated.claims, undefined);
-    expect(kept.connectorData).toEqual(Uint8Array.from([9]));
-  });
+  describe('the caller’s hook (checks and the connector’s fresh identity) before any write', () => {
+    const fresh = { ...newToken().claims, groups: ['devs'], email: 'j@example.org' };
 
-  it('updateIdentity writes nothing when the identity did not change', async () => {
-    const rt = tokens();
-    const wire = await rt.create(newToken());
-    const before = await stored(idOf(wire));
-    // Passing a stale copy would overwrite a change if a write happened: nothing may be written.
-    await storage.updateRefreshToken(before.id, (old) => ({ ...old, nonce: 'changed-meanwhile' }));
-    const same = await rt.updateIdentity(before, { ...before.claims }, before.connectorData);
-    expect(same).toBe(before);
-    expect((await stored(before.id)).nonce).toBe('changed-meanwhile');
+    it('writes the new identity with the rotation, in one write, and nothing else', async () => {
+      const rt = tokens();
+      const wire = await rt.create(newToken());
+      const before = await stored(idOf(wire));
+      const writes = jest.spyOn(storage, 'updateRefreshToken');
+      const used = await rt.use(wire, 'kubectl', async (token, rotating) => {
+        expect(token).toEqual(before);
+        expect(rotating).toBe(true);
+        return { claims: fresh, connectorData: Uint8Array.from([9]) };
+      });
+      expect(writes).toHaveBeenCalledTimes(1);
+      writes.mockRestore();
+      const after = await stored(before.id);
+      expect(after).toEqual({
+        ...before,
+        token: digest(secretOf(used.wire)),
+        obsoleteToken: digest(secretOf(wire)),
+        lastUsed: clock.now(),
+        claims: fresh,
+        connectorData: Uint8Array.from([9]),
+      });
+      expect(used).toMatchObject({ refreshIdentity: true, token: after });
+    });
+
+    it('leaves the presented token valid when the hook fails (an upstream outage costs no login)', async () => {
+      const rt = tokens();
+      const wire = await rt.create(newToken());
+      const before = await stored(idOf(wire));
+      const outage = new OAuthError('temporarily_unavailable', 'directory down');
+      await expect(rt.use(wire, 'kubectl', () => Promise.reject(outage))).rejects.toBe(outage);
+      expect(await stored(before.id)).toEqual(before);
+      // Long after any reuse window, the same token still refreshes.
+      clock.advance(HOUR);
+      expect((await rt.use(wire, 'kubectl', async () => ({ claims: fresh }))).refreshIdentity).toBe(true);
+    });
+
+    it('revokes the login when the connector denies the user', async () => {
+      const rt = tokens();
+      const wire = await rt.create(newToken());
+      await expectGrantError(
+        rt.use(wire, 'kubectl', () => Promise.reject(new RefreshDeniedError('left the group'))),
+        'The user can no longer be signed in; log in again.',
+      );
+      await expect(stored(idOf(wire))).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('asks the hook once for 20 racers presenting one secret', async () => {
+      const rt = tokens();
+      const wire = await rt.create(newToken());
+      let calls = 0;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          rt.use(wire, 'kubectl', async () => {
+            calls++;
+            return { claims: fresh };
+          }),
+        ),
+      );
+      expect(calls).toBe(1);
+      expectOneRotation(results, wire);
+      expect((await stored(idOf(wire))).claims).toEqual(fresh);
+    });
+
+    it('answers as a racer when its connector call failed because another replica rotated meanwhile', async () => {
+      const rt = tokens();
+      const other = tokens();
+      const wire = await rt.create(newToken());
+      let successor = '';
+      const used = await rt.use(wire, 'kubectl', async (_token, rotating) => {
+        if (!rotating) return undefined;
+        // Another replica refreshes first, using the upstream's one-time refresh token: ours is refused.
+        successor = (await other.use(wire, 'kubectl')).wire;
+        throw new RefreshDeniedError('upstream refresh token already used');
+      });
+      expect(used).toMatchObject({ wire: successor, refreshIdentity: false });
+      expect((await stored(idOf(wire))).token).toBe(digest(secretOf(successor)));
+    });
+
+    it('runs the checks, not the connector, for a racer inside the reuse window', async () => {
+      const rt = tokens();
+      const wire = await rt.create(newToken());
+      await rt.use(wire, 'kubectl');
+      const seen: boolean[] = [];
+      await rt.use(wire, 'kubectl', async (_t, rotating) => {
+        seen.push(rotating);
+        return undefined;
+      });
+      expect(seen).toEqual([false]);
+      const refused = new OAuthError('invalid_grant', 'no longer allowed');
+      await expect(rt.use(wire, 'kubectl', () => Promise.reject(refused))).rejects.toBe(refused);
+    });
+
+    it('without rotation, writes a changed identity at once, an unchanged one at most once a minute', async () => {
+      const rt = tokens({ disableRotation: true, reuseIntervalMs: 0 });
+      const wire = await rt.create(newToken());
+      const writes = jest.spyOn(storage, 'updateRefreshToken');
+      await rt.use(wire, 'kubectl', async (token) => ({ claims: token.claims }));
+      expect(writes).toHaveBeenCalledTimes(0);
+      await rt.use(wire, 'kubectl', async () => ({ claims: fresh }));
+      expect(writes).toHaveBeenCalledTimes(1);
+      writes.mockRestore();
+      expect((await stored(idOf(wire))).claims).toEqual(fresh);
+    });
   });
 
   describe('revokePresented', () => {
