@@ -2,7 +2,7 @@ import type { AuthCode, PKCE, Storage } from '../storage/storage.js';
 import type { Authorization } from '../tokens/authorization.js';
 import { isConflict, isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
-import type { IdGenerator } from '../util/ids.js';
+import { isID, type IdGenerator } from '../util/ids.js';
 import { digest } from './digest.js';
 import { OAuthError } from './errors.js';
 
@@ -46,8 +46,8 @@ export class AuthCodes {
    * A code that is unknown, already used or expired is `invalid_grant`; `replayed` says which.
    */
   async redeem(code: string): Promise<AuthCode> {
-    if (code.length === 0 || code.length > 256)
-      throw new OAuthError('invalid_grant', 'Invalid or expired code parameter.');
+    // Not a code we could have issued: refused without a storage read, and never a replay to act on.
+    if (!isID(code)) throw new OAuthError('invalid_grant', 'Invalid or expired code parameter.');
     let entity: AuthCode;
     try {
       entity = await this.storage.consumeAuthCode(digest(code));

@@ -3,7 +3,7 @@ import type { DeviceRequest, DeviceToken, PKCE, Storage } from '../storage/stora
 import { parseAuthorization, serializeAuthorization, type Authorization } from '../tokens/authorization.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
-import type { IdGenerator } from '../util/ids.js';
+import { isSecret, type IdGenerator } from '../util/ids.js';
 import { digest } from './digest.js';
 import { OAuthError } from './errors.js';
 import { verifyCodeVerifier } from './pkce.js';
@@ -110,6 +110,8 @@ export class DeviceFlow {
    * authorization_pending, slow_down, expired_token, access_denied or invalid_grant.
    */
   async poll(deviceCode: string, clientID: string, verifier: string | undefined): Promise<Authorization> {
+    // Not a device code we could have issued: refused without a storage read.
+    if (!isSecret(deviceCode)) throw new OAuthError('invalid_grant', 'Invalid or already used device_code.');
     const codeDigest = digest(deviceCode);
     let token: DeviceToken;
     try {

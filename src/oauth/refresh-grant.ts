@@ -33,9 +33,10 @@ export async function redeemRefreshToken(
   raw: string,
   requestedScope: string | undefined,
 ): Promise<RefreshedLogin> {
-  let scopes: string[] | undefined;
-  const check = async (token: RefreshToken, rotating: boolean): Promise<IdentityUpdate | undefined> => {
-    scopes = requestedScope !== undefined ? splitScopes(requestedScope) : token.scopes;
+  const scopesFor = (token: RefreshToken): string[] =>
+    requestedScope !== undefined ? splitScopes(requestedScope) : token.scopes;
+  const check = async (token: RefreshToken): Promise<void> => {
+    const scopes = scopesFor(token);
     const widened = scopes.filter((s) => !token.scopes.includes(s));
     if (widened.length > 0) {
       throw new OAuthError(
@@ -50,7 +51,10 @@ export async function redeemRefreshToken(
       throw new RefreshRejected('connector_gone', 'The login method of this refresh token no longer exists.');
     }
     checkConnectorUse(client, opened.entity, 'refresh_token');
-    if (!rotating || !canRefresh(opened.connector)) return undefined;
+  };
+  const refreshIdentity = async (token: RefreshToken): Promise<IdentityUpdate | undefined> => {
+    const opened = await deps.connectors.get(token.connectorID);
+    if (!opened || !canRefresh(opened.connector)) return undefined;
     try {
       const fresh = await opened.connector.refresh(connectorScopes(token.scopes), {
         ...token.claims,
@@ -67,8 +71,11 @@ export async function redeemRefreshToken(
     }
   };
 
-  const used = await deps.refreshTokens.use(raw, client.id, check);
-  return { authorization: { ...authorizationOf(used.token), scopes: scopes! }, wire: used.wire };
+  const used = await deps.refreshTokens.use(raw, client.id, { check, refreshIdentity });
+  return {
+    authorization: { ...authorizationOf(used.token), scopes: scopesFor(used.token) },
+    wire: used.wire,
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Authorization } from '../tokens/authorization.js';
 import { RefreshDeniedError } from '../connectors/connector.js';
 import { isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
-import type { IdGenerator } from '../util/ids.js';
+import { isID, type IdGenerator } from '../util/ids.js';
 import { decodeRefreshToken, encodeRefreshToken } from '../tokens/refresh-token-wire.js';
 import { digest } from './digest.js';
 import { OAuthError } from './errors.js';
@@ -36,12 +36,19 @@ export interface IdentityUpdate {
 }
 
 /**
- * The caller's part of a refresh, run after the token was validated and BEFORE anything is written: checks
- * that may refuse it (the client may still use the connector), and, when `rotating`, the connector's fresh
- * identity. A throw leaves the presented token exactly as it was, so a failed upstream never costs the
- * user their login (the client retries with the token it still holds).
+ * The caller's part of a refresh, run after the token was validated and BEFORE anything is written. A throw
+ * leaves the presented token exactly as it was, so a failed upstream never costs the user their login (the
+ * client retries with the token it still holds).
  */
-export type RefreshHook = (token: RefreshToken, rotating: boolean) => Promise<IdentityUpdate | undefined>;
+export interface RefreshHooks {
+  /** Checks that may refuse this request (scopes, the client may still use the connector); every request. */
+  check?(token: RefreshToken): Promise<void>;
+  /**
+   * The connector's fresh identity, asked only when the presented secret is current; racers in this process
+   * presenting the same secret share one call, so the upstream is asked once per rotation.
+   */
+  refreshIdentity?(token: RefreshToken): Promise<IdentityUpdate | undefined>;
+}
 
 const INVALID = 'Refresh token is invalid or has already been claimed by another client.';
 
@@ -105,12 +112,12 @@ export class RefreshTokens {
   }
 
   /**
-   * Redeems a presented refresh token for `clientID`: validates it, lets `hook` check it and refresh the
+   * Redeems a presented refresh token for `clientID`: validates it, lets `hooks` check it and refresh the
    * identity, then rotates it (claiming the rotation by compare-and-swap, the new identity in the same
    * write), or answers from the reuse window. Within this process, racers presenting the same secret share
    * one hook call, so the upstream is asked once per rotation.
    */
-  async use(raw: string, clientID: string, hook?: RefreshHook): Promise<RefreshUse> {
+  async use(raw: string, clientID: string, hooks: RefreshHooks = {}): Promise<RefreshUse> {
     const parsed = decodeRefreshToken(raw);
     if (!parsed || parsed.secret === '') throw new RefreshRejected('invalid', INVALID);
     const token = await this.get(parsed.refreshID);
@@ -127,13 +134,15 @@ export class RefreshTokens {
     if (presented === token.token) {
       let update: IdentityUpdate | undefined;
       try {
-        update = hook ? await this.once(`${token.id}:${presented}`, () => hook(token, true)) : undefined;
+        await hooks.check?.(token);
+        const refresh = hooks.refreshIdentity;
+        update = refresh ? await this.once(`${token.id}:${presented}`, () => refresh(token)) : undefined;
       } catch (e) {
         // A racer (another replica) rotated the token while our connector call failed — likely because that
         // racer's call used the upstream's one-time refresh token first. It won: answer as its racers are.
         const current = await this.get(token.id);
         if (current && current.token !== presented && current.obsoleteToken === presented) {
-          return this.reuse(current, parsed.secret, now, hook);
+          return this.reuse(current, parsed.secret, now, hooks);
         }
         if (e instanceof RefreshDeniedError) {
           // The connector no longer vouches for the user (deleted, disabled, left the required groups).
@@ -149,7 +158,7 @@ export class RefreshTokens {
       return this.rotate(token, parsed.secret, now, update);
     }
     if (presented === token.obsoleteToken && token.obsoleteToken !== '') {
-      return this.reuse(token, parsed.secret, now, hook);
+      return this.reuse(token, parsed.secret, now, hooks);
     }
     throw new RefreshRejected('invalid', INVALID);
   }
@@ -159,12 +168,12 @@ export class RefreshTokens {
     token: RefreshToken,
     secret: string,
     now: Date,
-    hook: RefreshHook | undefined,
+    hooks: RefreshHooks,
   ): Promise<RefreshUse> {
     const successor = this.successorOf(token, secret);
     const withinWindow = now.getTime() - token.lastUsed.getTime() <= this.policy.reuseIntervalMs;
     if (withinWindow && successor !== undefined && digest(successor) === token.token) {
-      await hook?.(token, false);
+      await hooks.check?.(token);
       return { token, wire: encodeRefreshToken(token.id, successor), refreshIdentity: false };
     }
     // An old secret presented again, outside the window: someone holds a copy. End the whole login.
@@ -184,6 +193,14 @@ export class RefreshTokens {
     const started = run().finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, started);
     return started;
+  }
+
+  /**
+   * The replay of a code: revokes the refresh token its first redemption issued, if there is one. Read
+   * before deleting, so a made-up code costs a read (rate-limited), never a write.
+   */
+  async revokeIssued(id: string): Promise<boolean> {
+    return (await this.get(id)) !== undefined && this.revoke(id);
   }
 
   /** Deletes the login's refresh token; a missing one is fine (already revoked or collected). */
@@ -286,7 +303,9 @@ export class RefreshTokens {
     return createHmac('sha256', token.rotationKey).update(secret, 'utf8').digest('base64url');
   }
 
+  /** The stored token; undefined for an ID we cannot have issued (no storage read) or a missing one. */
   private async get(id: string): Promise<RefreshToken | undefined> {
+    if (!isID(id)) return undefined;
     try {
       return await this.storage.getRefreshToken(id);
     } catch (e) {

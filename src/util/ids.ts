@@ -37,3 +37,10 @@ function newBase32ID(size: number): string {
   // then the remaining bytes in base32.
   return String.fromCharCode(97 + (bytes[0]! % 26)) + base32(bytes.subarray(1));
 }
+
+/**
+ * Whether a presented value can be one of our IDs or secrets at all: a credential of the wrong shape is
+ * refused before it costs a storage read (on Kubernetes, an API call).
+ */
+export const isID = (s: string): boolean => /^[a-z][a-z2-7]{24}$/.test(s);
+export const isSecret = (s: string): boolean => /^[a-z][a-z2-7]{50}$/.test(s);

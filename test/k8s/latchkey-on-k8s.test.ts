@@ -6,6 +6,8 @@ import { basicAuth, browserLogin, postForm } from '../helpers/flows.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait.js';
 import * as oidc from 'openid-client';
+import { encodeRefreshToken } from '../../src/tokens/refresh-token-wire.js';
+import { randomIds } from '../../src/util/ids.js';
 import { join } from 'node:path';
 
 // Latchkey on Kubernetes custom-resource storage, against a real kube-apiserver + etcd (issue 4): replicas
@@ -194,6 +196,44 @@ describe('Latchkey on Kubernetes storage', () => {
       await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
       const refreshed = await counts();
       expect(refreshed.writes - loggedIn.writes).toBeLessThanOrEqual(2);
+    });
+
+    it('costs 0 writes for made-up credentials at /token, and not even a read for malformed ones', async () => {
+      const post = (form: Record<string, string>) =>
+        fetch(`${d.issuer}/token`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: `Basic ${Buffer.from(`example-app:${SECRET}`).toString('base64')}`,
+          },
+          body: new URLSearchParams(form).toString(),
+        });
+      const redirect = { redirect_uri: REDIRECT_URI };
+      const before = await counts();
+      const malformed: Record<string, string>[] = [
+        { grant_type: 'authorization_code', code: 'not-a-code', ...redirect },
+        { grant_type: 'authorization_code', code: 'x'.repeat(300), ...redirect },
+        { grant_type: 'refresh_token', refresh_token: 'bm90LWEtdG9rZW4' },
+        { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'short' },
+      ];
+      for (const form of malformed) expect((await post(form)).status).toBe(400);
+      const afterMalformed = await counts();
+      expect(afterMalformed).toEqual(before);
+
+      // Well-formed but never issued: a read each (rate-limited), never a write, not even the replay
+      // revocation a reused code would trigger.
+      const madeUp: Record<string, string>[] = [
+        { grant_type: 'authorization_code', code: randomIds.newID(), ...redirect },
+        {
+          grant_type: 'refresh_token',
+          refresh_token: encodeRefreshToken(randomIds.newID(), randomIds.newID()),
+        },
+        { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: randomIds.newSecret() },
+      ];
+      for (const form of madeUp) expect((await post(form)).status).toBe(400);
+      const afterMadeUp = await counts();
+      expect(afterMadeUp.writes).toBe(before.writes);
+      expect(afterMadeUp.reads - before.reads).toBeLessThanOrEqual(madeUp.length + 1);
     });
 
     it('serves a client created with kubectl apply, without a restart', async () => {

@@ -386,10 +386,11 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
       const wire = await rt.create(newToken());
       const before = await stored(idOf(wire));
       const writes = jest.spyOn(storage, 'updateRefreshToken');
-      const used = await rt.use(wire, 'kubectl', async (token, rotating) => {
-        expect(token).toEqual(before);
-        expect(rotating).toBe(true);
-        return { claims: fresh, connectorData: Uint8Array.from([9]) };
+      const used = await rt.use(wire, 'kubectl', {
+        refreshIdentity: async (token) => {
+          expect(token).toEqual(before);
+          return { claims: fresh, connectorData: Uint8Array.from([9]) };
+        },
       });
       expect(writes).toHaveBeenCalledTimes(1);
       writes.mockRestore();
@@ -410,18 +411,24 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
       const wire = await rt.create(newToken());
       const before = await stored(idOf(wire));
       const outage = new OAuthError('temporarily_unavailable', 'directory down');
-      await expect(rt.use(wire, 'kubectl', () => Promise.reject(outage))).rejects.toBe(outage);
+      await expect(rt.use(wire, 'kubectl', { refreshIdentity: () => Promise.reject(outage) })).rejects.toBe(
+        outage,
+      );
       expect(await stored(before.id)).toEqual(before);
       // Long after any reuse window, the same token still refreshes.
       clock.advance(HOUR);
-      expect((await rt.use(wire, 'kubectl', async () => ({ claims: fresh }))).refreshIdentity).toBe(true);
+      expect(
+        (await rt.use(wire, 'kubectl', { refreshIdentity: async () => ({ claims: fresh }) })).refreshIdentity,
+      ).toBe(true);
     });
 
     it('revokes the login when the connector denies the user', async () => {
       const rt = tokens();
       const wire = await rt.create(newToken());
       await expectGrantError(
-        rt.use(wire, 'kubectl', () => Promise.reject(new RefreshDeniedError('left the group'))),
+        rt.use(wire, 'kubectl', {
+          refreshIdentity: () => Promise.reject(new RefreshDeniedError('left the group')),
+        }),
         'The user can no longer be signed in; log in again.',
       );
       await expect(stored(idOf(wire))).rejects.toBeInstanceOf(NotFoundError);
@@ -431,15 +438,21 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
       const rt = tokens();
       const wire = await rt.create(newToken());
       let calls = 0;
+      let checks = 0;
       const results = await Promise.all(
         Array.from({ length: 20 }, () =>
-          rt.use(wire, 'kubectl', async () => {
-            calls++;
-            return { claims: fresh };
+          rt.use(wire, 'kubectl', {
+            check: async () => void checks++,
+            refreshIdentity: async () => {
+              calls++;
+              return { claims: fresh };
+            },
           }),
         ),
       );
       expect(calls).toBe(1);
+      // The per-request checks are not shared: each racer's own request is checked.
+      expect(checks).toBe(20);
       expectOneRotation(results, wire);
       expect((await stored(idOf(wire))).claims).toEqual(fresh);
     });
@@ -449,11 +462,12 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
       const other = tokens();
       const wire = await rt.create(newToken());
       let successor = '';
-      const used = await rt.use(wire, 'kubectl', async (_token, rotating) => {
-        if (!rotating) return undefined;
-        // Another replica refreshes first, using the upstream's one-time refresh token: ours is refused.
-        successor = (await other.use(wire, 'kubectl')).wire;
-        throw new RefreshDeniedError('upstream refresh token already used');
+      const used = await rt.use(wire, 'kubectl', {
+        refreshIdentity: async () => {
+          // Another replica refreshes first, using the upstream's one-time refresh token: ours is refused.
+          successor = (await other.use(wire, 'kubectl')).wire;
+          throw new RefreshDeniedError('upstream refresh token already used');
+        },
       });
       expect(used).toMatchObject({ wire: successor, refreshIdentity: false });
       expect((await stored(idOf(wire))).token).toBe(digest(secretOf(successor)));
@@ -463,23 +477,26 @@ describe.each(backends)('RefreshTokens on %s', (_name, open) => {
       const rt = tokens();
       const wire = await rt.create(newToken());
       await rt.use(wire, 'kubectl');
-      const seen: boolean[] = [];
-      await rt.use(wire, 'kubectl', async (_t, rotating) => {
-        seen.push(rotating);
-        return undefined;
+      const seen: string[] = [];
+      await rt.use(wire, 'kubectl', {
+        check: async () => void seen.push('check'),
+        refreshIdentity: async () => {
+          seen.push('refresh');
+          return undefined;
+        },
       });
-      expect(seen).toEqual([false]);
+      expect(seen).toEqual(['check']);
       const refused = new OAuthError('invalid_grant', 'no longer allowed');
-      await expect(rt.use(wire, 'kubectl', () => Promise.reject(refused))).rejects.toBe(refused);
+      await expect(rt.use(wire, 'kubectl', { check: () => Promise.reject(refused) })).rejects.toBe(refused);
     });
 
     it('without rotation, writes a changed identity at once, an unchanged one at most once a minute', async () => {
       const rt = tokens({ disableRotation: true, reuseIntervalMs: 0 });
       const wire = await rt.create(newToken());
       const writes = jest.spyOn(storage, 'updateRefreshToken');
-      await rt.use(wire, 'kubectl', async (token) => ({ claims: token.claims }));
+      await rt.use(wire, 'kubectl', { refreshIdentity: async (token) => ({ claims: token.claims }) });
       expect(writes).toHaveBeenCalledTimes(0);
-      await rt.use(wire, 'kubectl', async () => ({ claims: fresh }));
+      await rt.use(wire, 'kubectl', { refreshIdentity: async () => ({ claims: fresh }) });
       expect(writes).toHaveBeenCalledTimes(1);
       writes.mockRestore();
       expect((await stored(idOf(wire))).claims).toEqual(fresh);

@@ -18,7 +18,10 @@ export const authorizationCodeGrant: GrantHandler = async (ctx, req, client, par
   try {
     grant = await ctx.codes.redeem(code);
   } catch (e) {
-    if (e instanceof CodeNotFoundError && (await ctx.refreshTokens.revoke(refreshIDForCode(e.codeDigest)))) {
+    if (
+      e instanceof CodeNotFoundError &&
+      (await ctx.refreshTokens.revokeIssued(refreshIDForCode(e.codeDigest)))
+    ) {
       req.log.warn(
         { client: client.id },
         'authorization code replayed: revoked the refresh token it had issued',
