@@ -379,6 +379,17 @@ export const clientShape = {
     .object({ groups: stringList('a list of group names').optional() }, { error: expectedNoun('a mapping') })
     .optional()
     .describe('What a client_credentials token says about this client: groups.'),
+  // Dex main-branch keys that restrict a client and that Latchkey cannot enforce yet: refused, never ignored.
+  mfaChain: z.never().optional().describe('Not supported yet (multi-factor authentication).'),
+  refreshTokenLifetime: z
+    .enum(['standalone'], {
+      error: (iss) =>
+        iss.input === undefined
+          ? undefined
+          : `${describeValue(iss.input)} is not supported by Latchkey (supported: standalone; "session" needs browser sessions)`,
+    })
+    .optional()
+    .describe('Only "standalone" (the default): refresh tokens outlive browser sessions.'),
 };
 export const clientSchema = z.object(clientShape, { error: expectedNoun('a mapping') });
 

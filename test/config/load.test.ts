@@ -942,6 +942,22 @@ staticClients:
     ]);
   });
 
+  it("refuses Dex's restricting client keys it cannot enforce, instead of ignoring them", () => {
+    expect(
+      problems(`${BASE}
+staticClients:
+  - { id: a, name: A, secret: s, mfaChain: [totp], refreshTokenLifetime: session }
+`),
+    ).toEqual([
+      'staticClients[0].mfaChain: not supported',
+      'staticClients[0].refreshTokenLifetime: "session" is not supported by Latchkey (supported: standalone; "session" needs browser sessions)',
+    ]);
+    expect(
+      load(`${BASE}staticClients: [{ id: b, name: B, secret: s, refreshTokenLifetime: standalone }]\n`)
+        .warnings,
+    ).toEqual([]);
+  });
+
   it('connectors: grantTypes limited to what the type can serve', () => {
     const { config } = load(
       `${BASE}connectors: [{ type: oidc, id: up, name: Up, grantTypes: [${TE}, ${TE}] }]\n`,
