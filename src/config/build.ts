@@ -718,6 +718,12 @@ function buildOAuth2(
 
   if (!o.ok) return undefined;
   const methods = v.pkce?.codeChallengeMethodsSupported;
+  if (methods?.includes('plain')) {
+    f.warn(
+      ['oauth2', 'pkce', 'codeChallengeMethodsSupported'],
+      '"plain" lets anyone who sees the authorization request redeem its code (RFC 9700 §2.1.1); allow only S256 unless an old client needs plain',
+    );
+  }
   const out: OAuth2Config = {
     grantTypes,
     responseTypes: ['code'],
@@ -725,8 +731,8 @@ function buildOAuth2(
     alwaysShowLoginScreen: v.alwaysShowLoginScreen ?? false,
     pkce: {
       enforce: v.pkce?.enforce ?? false,
-      codeChallengeMethodsSupported:
-        methods && methods.length > 0 ? [...new Set(methods)] : ['S256', 'plain'],
+      // S256 only unless the file asks for plain too (Dex's default allows plain; RFC 9700 §2.1.1 says no).
+      codeChallengeMethodsSupported: methods && methods.length > 0 ? [...new Set(methods)] : ['S256'],
     },
   };
   if (passwordConnector !== undefined) out.passwordConnector = passwordConnector;

@@ -330,7 +330,7 @@ export const oauth2Shape = {
         codeChallengeMethodsSupported: z
           .array(z.enum(['S256', 'plain']), { error: expectedNoun('a list of methods') })
           .optional()
-          .describe('Default ["S256", "plain"].'),
+          .describe('Default ["S256"] (Dex: ["S256", "plain"]; plain is accepted with a warning).'),
       },
       { error: expectedNoun('a mapping') },
     )

@@ -102,11 +102,12 @@ export async function validateAuthorizationRequest(
       fail(new OAuthError('invalid_request', `nonce must be at most ${MAX_NONCE_BYTES} bytes.`));
     }
 
-    const pkce = parseCodeChallenge(
-      str(params, 'code_challenge'),
-      str(params, 'code_challenge_method'),
-      policy.pkce,
-    );
+    // A public client has no secret to bind its code to: without PKCE anyone who sees the code can redeem
+    // it (RFC 9700 §2.1.1). Confidential clients need it only when the configuration says so.
+    const pkce = parseCodeChallenge(str(params, 'code_challenge'), str(params, 'code_challenge_method'), {
+      ...policy.pkce,
+      enforce: policy.pkce.enforce || client.public,
+    });
 
     const prompt = splitScopes(str(params, 'prompt'));
     for (const p of prompt)

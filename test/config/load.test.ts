@@ -70,7 +70,7 @@ describe('parseConfig: defaults', () => {
         responseTypes: ['code'],
         skipApprovalScreen: false,
         alwaysShowLoginScreen: false,
-        pkce: { enforce: false, codeChallengeMethodsSupported: ['S256', 'plain'] },
+        pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
       },
       signer: { type: 'local', keysRotationPeriod: 6 * 3600_000, algorithm: 'RS256' },
       staticClients: [],
@@ -1022,6 +1022,17 @@ staticClients:
       'oauth2.responseTypes[0]: "code id_token" is not supported by Latchkey (implicit and hybrid flows; supported: code)',
       'oauth2.responseTypes[1]: "device" is not a response type (supported: code)',
       'oauth2.pkce.codeChallengeMethodsSupported[0]: expected one of "S256", "plain", got "S512"',
+    ]);
+  });
+
+  it('PKCE: S256 only by default; plain only when listed, with a warning', () => {
+    expect(load(BASE).config.oauth2.pkce.codeChallengeMethodsSupported).toEqual(['S256']);
+    const { config, warnings } = load(
+      `${BASE}oauth2: { pkce: { codeChallengeMethodsSupported: [S256, plain] } }\n`,
+    );
+    expect(config.oauth2.pkce.codeChallengeMethodsSupported).toEqual(['S256', 'plain']);
+    expect(warnings).toEqual([
+      'oauth2.pkce.codeChallengeMethodsSupported: "plain" lets anyone who sees the authorization request redeem its code (RFC 9700 §2.1.1); allow only S256 unless an old client needs plain',
     ]);
   });
 });

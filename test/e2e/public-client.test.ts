@@ -4,7 +4,11 @@ import { TestBrowser } from '../helpers/browser.js';
 import { postForm } from '../helpers/flows.js';
 
 // The public `kubernetes` client of examples/config-dev.yaml, as kubectl plugins use it: loopback redirects
-// on any port (registered path only) and the out-of-band page.
+// on any port (registered path only) and the out-of-band page, always with PKCE (S256).
+
+// RFC 7636 Appendix B's example pair.
+const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 describe('public clients', () => {
   let cfg: TestServerConfig;
   let server: ServerProcess;
@@ -26,6 +30,8 @@ describe('public clients', () => {
       scope: 'openid email groups',
       connector_id: 'local',
       state: 'xyz',
+      code_challenge: CHALLENGE,
+      code_challenge_method: 'S256',
     });
     const form = await browser.open(`${cfg.issuer}/auth?${params}`);
     const approval = await browser.submit(form, { login: 'admin@example.com', password: 'password' });
@@ -42,6 +48,7 @@ describe('public clients', () => {
       code,
       redirect_uri: redirectURI,
       client_id: 'kubernetes',
+      code_verifier: VERIFIER,
     });
 
   it('shows the code on oob.html for urn:ietf:wg:oauth:2.0:oob, redeemable by client_id alone', async () => {
@@ -61,6 +68,17 @@ describe('public clients', () => {
     expect(callback.searchParams.get('state')).toBe('xyz');
     const r = await redeem(callback.searchParams.get('code')!, 'http://localhost:39123');
     expect(r.status).toBe(200);
+  });
+
+  it('refuses to start a login without PKCE, back to the client', async () => {
+    const res = await fetch(
+      `${cfg.issuer}/auth?${new URLSearchParams({ client_id: 'kubernetes', redirect_uri: 'http://localhost:8000', response_type: 'code', scope: 'openid', state: 's' })}`,
+      { redirect: 'manual' },
+    );
+    expect(res.status).toBe(302);
+    const back = new URL(res.headers.get('location')!);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    expect(back.searchParams.get('error_description')).toBe('PKCE is required: send code_challenge');
   });
 
   it('refuses a loopback redirect with another path', async () => {

@@ -322,14 +322,39 @@ describe('a valid request', () => {
     expect((await validate({ ...base(), ...patch })).forceApproval).toBe(force);
   });
 
-  it('accepts a public client on any loopback port and out-of-band', async () => {
+  it('accepts a public client on any loopback port and out-of-band, with PKCE', async () => {
+    const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
     for (const redirect of [
       'http://localhost:1234/callback',
       'http://[::1]:8000/callback',
       OOB_REDIRECT_URI,
     ]) {
-      const got = await validate({ ...base(), client_id: 'cli', redirect_uri: redirect });
-      expect(got).toStrictEqual(expected({ clientID: 'cli', redirectURI: redirect }));
+      const got = await validate({
+        ...base(),
+        client_id: 'cli',
+        redirect_uri: redirect,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
+      expect(got).toStrictEqual(
+        expected({
+          clientID: 'cli',
+          redirectURI: redirect,
+          pkce: { codeChallenge: challenge, codeChallengeMethod: 'S256' },
+        }),
+      );
     }
+  });
+
+  it('requires PKCE of a public client, whatever oauth2.pkce.enforce says (RFC 9700 §2.1.1)', async () => {
+    const e = await rejection(
+      validate({ ...base(), client_id: 'cli', redirect_uri: 'http://localhost:1234/callback' }),
+    );
+    expect(e).toMatchObject({
+      error: 'invalid_request',
+      description: 'PKCE is required: send code_challenge',
+    });
+    // A confidential client without PKCE is still fine unless enforced.
+    expect(await validate(base())).toStrictEqual(expected());
   });
 });
