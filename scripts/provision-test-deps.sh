@@ -41,6 +41,19 @@ if slapd_missing; then
   fi
 fi
 
+# Debian's Chromium for the page tests (test/browser, driven by playwright-core with executablePath; no test
+# tool downloads a browser of its own). Installed when missing and running as root.
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "provision-test-deps: installing chromium (Debian) for the page tests" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq chromium >&2
+  else
+    missing+=("chromium (Debian package: as root, apt-get install chromium; or run this script as root)")
+  fi
+fi
+
 if ((${#missing[@]})); then
   printf 'provision-test-deps: missing: %s\n' "${missing[@]}" >&2
   exit 1

@@ -8,6 +8,7 @@ Commands:
   hash-password     Read a password on stdin, print its bcrypt hash (for staticPasswords)
   config-schema     Print the JSON Schema of the config file (for editors)
   kubeconfig        Print a kubeconfig that logs in through Latchkey with kubelogin (--help for flags)
+  example-app       A relying party to try logins with: shows (or, with --device, prints) the tokens
   version           Print the version
 
 Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.

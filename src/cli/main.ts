@@ -2,6 +2,7 @@ import { serveCommand } from './serve.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { configSchemaCommand } from './config-schema.js';
 import { kubeconfigCommand } from './kubeconfig.js';
+import { exampleAppCommand } from './example-app.js';
 import { VERSION } from '../version.js';
 import { USAGE } from './args.js';
 
@@ -17,6 +18,8 @@ export async function main(argv: string[]): Promise<number> {
       return configSchemaCommand(rest);
     case 'kubeconfig':
       return kubeconfigCommand(rest);
+    case 'example-app':
+      return exampleAppCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(

@@ -437,7 +437,7 @@ export const frontendShape = {
     .string()
     .optional()
     .describe('A copy of web/ to serve instead (also $LATCHKEY_FRONTEND_DIR, $DEX_FRONTEND_DIR).'),
-  theme: z.string().optional().describe('Default "light".'),
+  theme: z.string().optional().describe('"light" (default), "dark", or "auto" (follows the browser).'),
   issuer: z.string().optional().describe('Title shown on pages; default "Latchkey".'),
   logoURL: z.string().optional().describe('Default "theme/logo.png".'),
   extra: stringMap('a mapping of strings').optional().describe('Values for templates: {{ "key" | extra }}.'),
