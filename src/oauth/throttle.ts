@@ -1,111 +1,182 @@
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ThrottlingConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 
-/** Bounded memory: when a table grows past this, expired windows are swept before adding. */
-const SWEEP_ABOVE = 10_000;
+// Limits on password guesses (Dex has none: dexidp/dex#1671), in memory per replica. Two guards:
+// - per account: after `passwordFailuresPerAccount` failures the next attempt waits, the wait doubling with
+//   each further failure up to a cap. A progressive delay, not a lock-out: a stranger guessing at someone's
+//   account slows it down for them by minutes at most, never locks it for the whole window.
+// - per client address, only when the address is really the client's (a trusted proxy said so, or the peer
+//   is a public address): behind a NodePort's source NAT or an ingress every request has the same peer, and
+//   a limit on it would let anyone lock everyone out.
+// Every table has a hard size; when full, the oldest entries are forgotten first.
 
-class WindowCounter {
-  private readonly entries = new Map<string, { count: number; resetAt: number }>();
+/** The first wait after the free failures, doubling per further failure up to MAX_DELAY_MS. */
+const FIRST_DELAY_MS = 5_000;
+const MAX_DELAY_MS = 5 * 60_000;
+/** Entries per table (an account entry is ~100 bytes: keys are fixed-size digests). */
+export const MAX_TRACKED = 100_000;
+
+/**
+ * A Map with a hard size: expired entries are swept when it is full, then the oldest (first inserted)
+ * go. Forgetting a counter early only ever lets one more attempt through; it never refuses one.
+ */
+class BoundedTable<V> {
+  private readonly entries = new Map<string, V>();
 
   constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
+    private readonly max: number,
+    private readonly expired: (v: V, now: number) => boolean,
   ) {}
 
-  exceeded(key: string, now: number): boolean {
-    const e = this.entries.get(key);
-    return e !== undefined && e.resetAt > now && e.count >= this.limit;
-  }
-
-  add(key: string, now: number): void {
-    const e = this.entries.get(key);
-    if (e && e.resetAt > now) {
-      e.count++;
-      return;
+  get(key: string, now: number): V | undefined {
+    const v = this.entries.get(key);
+    if (v !== undefined && this.expired(v, now)) {
+      this.entries.delete(key);
+      return undefined;
     }
-    if (this.entries.size >= SWEEP_ABOVE) this.sweep(now);
-    this.entries.set(key, { count: 1, resetAt: now + this.windowMs });
+    return v;
   }
 
-  clear(key: string): void {
+  set(key: string, value: V, now: number): void {
+    if (!this.entries.has(key) && this.entries.size >= this.max) {
+      for (const [k, v] of this.entries) if (this.expired(v, now)) this.entries.delete(k);
+      for (const k of this.entries.keys()) {
+        if (this.entries.size < this.max) break;
+        this.entries.delete(k);
+      }
+    }
+    this.entries.set(key, value);
+  }
+
+  delete(key: string): void {
     this.entries.delete(key);
-  }
-
-  /** Takes back one count (a reserved attempt that turned out to succeed). */
-  subtract(key: string, now: number): void {
-    const e = this.entries.get(key);
-    if (e && e.resetAt > now && e.count > 0) e.count--;
   }
 
   get size(): number {
     return this.entries.size;
   }
+}
 
-  private sweep(now: number): void {
-    for (const [k, e] of this.entries) if (e.resetAt <= now) this.entries.delete(k);
+/** A count of events within a fixed window that starts with the first one. */
+interface Window {
+  count: number;
+  resetAt: number;
+}
+
+/** A per-key budget of events within a window, in a bounded table. */
+class WindowCounter {
+  private readonly table: BoundedTable<Window>;
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    max: number,
+  ) {
+    this.table = new BoundedTable(max, (w, now) => w.resetAt <= now);
+  }
+
+  /** Milliseconds until the key may act again; 0 when it may now. */
+  waitMs(key: string, now: number): number {
+    const w = this.table.get(key, now);
+    return w !== undefined && w.count >= this.limit ? w.resetAt - now : 0;
+  }
+
+  add(key: string, now: number): void {
+    const w = this.table.get(key, now);
+    if (w) w.count++;
+    else this.table.set(key, { count: 1, resetAt: now + this.windowMs }, now);
+  }
+
+  /** Takes back one count, if the window it was added in is still the current one. */
+  subtract(key: string, now: number, addedAt: number): void {
+    const w = this.table.get(key, now);
+    if (w && w.count > 0 && w.resetAt - this.windowMs <= addedAt) w.count--;
+  }
+
+  get size(): number {
+    return this.table.size;
   }
 }
 
-/**
- * Limits password guesses per account and per client IP (Dex has none: dexidp/dex#1671). Counters are in
- * memory per replica. Only failures count; a success clears the account's counter. The caller asks before
- * checking a password, so a throttled account is refused without a bcrypt compare or an LDAP bind, and gives
- * the same answer whether or not the account exists.
- */
+interface AccountFailures {
+  failures: number;
+  /** When the last failure was counted: waits and the window run from it. */
+  lastAt: number;
+}
+
+/** What a login attempt hears before the password is checked. */
+export type AttemptStart =
+  | { throttled: true; retryAfterSeconds: number }
+  | { throttled: false; finish(outcome: 'success' | 'failure' | 'error'): void };
+
 export class PasswordThrottle {
-  private readonly perAccount: WindowCounter;
+  private readonly accounts: BoundedTable<AccountFailures>;
   private readonly perIP: WindowCounter;
 
   constructor(
-    limits: ThrottlingConfig,
+    private readonly limits: ThrottlingConfig,
     private readonly clock: Clock,
+    max = MAX_TRACKED,
   ) {
-    this.perAccount = new WindowCounter(limits.passwordFailuresPerAccount, limits.window);
-    this.perIP = new WindowCounter(limits.passwordFailuresPerIP, limits.window);
-  }
-
-  isThrottled(connectorID: string, username: string, ip: string): boolean {
-    const now = this.clock.now().getTime();
-    return (
-      this.perAccount.exceeded(accountKey(connectorID, username), now) || this.perIP.exceeded(ipKey(ip), now)
-    );
-  }
-
-  recordFailure(connectorID: string, username: string, ip: string): void {
-    const now = this.clock.now().getTime();
-    this.perAccount.add(accountKey(connectorID, username), now);
-    this.perIP.add(ipKey(ip), now);
-  }
-
-  recordSuccess(connectorID: string, username: string): void {
-    this.perAccount.clear(accountKey(connectorID, username));
+    this.accounts = new BoundedTable(max, (a, now) => now - a.lastAt >= limits.window);
+    this.perIP = new WindowCounter(limits.passwordFailuresPerIP, limits.window, max);
   }
 
   /**
    * Checks and reserves one attempt in the same step, before the password is checked: guesses sent in
-   * parallel each take a slot, so they cannot all pass the check while the first bcrypt compare or LDAP bind
-   * is still running. Returns undefined when throttled; otherwise call the returned function with the outcome
-   * (a success gives the slot back and clears the account's failures).
+   * parallel each take a slot, so they cannot all pass while the first bcrypt compare or LDAP bind runs.
+   * `ip` is the client's address only when it is really the client's (see server/client-ip.ts); undefined
+   * leaves the per-address limit out. Call finish() with the outcome: a failure keeps the slot; a success
+   * clears the account's failures and gives back its own slot (never other attempts' failures); an error
+   * (the directory is down) gives the slot back without clearing anything.
    */
-  begin(connectorID: string, username: string, ip: string): ((succeeded: boolean) => void) | undefined {
-    if (this.isThrottled(connectorID, username, ip)) return undefined;
-    this.recordFailure(connectorID, username, ip);
-    return (succeeded) => {
-      if (!succeeded) return;
-      this.perIP.subtract(ipKey(ip), this.clock.now().getTime());
-      this.recordSuccess(connectorID, username);
+  begin(connectorID: string, username: string, ip: string | undefined): AttemptStart {
+    const now = this.clock.now().getTime();
+    const account = accountKey(connectorID, username);
+    const address = ip === undefined ? undefined : ipKey(ip);
+    const wait = Math.max(this.accountWaitMs(account, now), address ? this.perIP.waitMs(address, now) : 0);
+    if (wait > 0) return { throttled: true, retryAfterSeconds: Math.ceil(wait / 1000) };
+
+    const before = this.accounts.get(account, now);
+    this.accounts.set(account, { failures: (before?.failures ?? 0) + 1, lastAt: now }, now);
+    if (address) this.perIP.add(address, now);
+    return {
+      throttled: false,
+      finish: (outcome) => {
+        if (outcome === 'failure') return;
+        const later = this.clock.now().getTime();
+        if (address) this.perIP.subtract(address, later, now);
+        if (outcome === 'success') {
+          this.accounts.delete(account);
+          return;
+        }
+        const current = this.accounts.get(account, later);
+        if (current && current.failures > 0) current.failures--;
+      },
     };
   }
 
   /** Counters held in memory (accounts plus addresses): for tests and metrics. */
   get trackedKeys(): number {
-    return this.perAccount.size + this.perIP.size;
+    return this.accounts.size + this.perIP.size;
+  }
+
+  private accountWaitMs(key: string, now: number): number {
+    const a = this.accounts.get(key, now);
+    if (a === undefined || a.failures < this.limits.passwordFailuresPerAccount) return 0;
+    const beyond = a.failures - this.limits.passwordFailuresPerAccount;
+    const delay = Math.min(FIRST_DELAY_MS * 2 ** beyond, MAX_DELAY_MS);
+    return Math.max(0, a.lastAt + delay - now);
   }
 }
 
+/** A fixed-size key whatever the username's length: a digest of the connector and the normalised name. */
 function accountKey(connectorID: string, username: string): string {
-  return `${connectorID}\u0000${username.trim().toLowerCase()}`;
+  return createHash('sha256')
+    .update(`${connectorID}\u0000${username.trim().toLowerCase()}`)
+    .digest('base64url');
 }
 
 /**
@@ -143,8 +214,8 @@ function expandIPv6(ip: string): number[] | undefined {
 }
 
 /**
- * A plain per-key budget within a window (device authorization requests per client and IP, wrong user codes
- * per IP). Counters in memory per replica, bounded like the password counters.
+ * A plain per-key budget within a window (device authorization requests per client and address, wrong
+ * user codes per address). Counters in memory per replica, in a bounded table.
  */
 export class RequestLimiter {
   private readonly counter: WindowCounter;
@@ -153,21 +224,22 @@ export class RequestLimiter {
     limit: number,
     windowMs: number,
     private readonly clock: Clock,
+    max = MAX_TRACKED,
   ) {
-    this.counter = new WindowCounter(limit, windowMs);
+    this.counter = new WindowCounter(limit, windowMs, max);
   }
 
   /** False when the key has used its budget; otherwise counts this request. */
   take(key: string): boolean {
     const now = this.clock.now().getTime();
-    if (this.counter.exceeded(key, now)) return false;
+    if (this.counter.waitMs(key, now) > 0) return false;
     this.counter.add(key, now);
     return true;
   }
 
   /** Whether the key's budget is spent, without counting anything. */
   exhausted(key: string): boolean {
-    return this.counter.exceeded(key, this.clock.now().getTime());
+    return this.counter.waitMs(key, this.clock.now().getTime()) > 0;
   }
 
   add(key: string): void {

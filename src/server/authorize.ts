@@ -15,7 +15,7 @@ import type { LoginOutcome } from '../oauth/login.js';
 import { browserValue, ensureBrowserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { renderErrorPage, renderPage } from './pages.js';
 import { issuerURL } from '../config/issuer.js';
-import { checkPassword } from './password-check.js';
+import { checkPassword, MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH } from './password-check.js';
 
 /**
  * The pending request once the user picked a callback connector: what travels to the upstream as `state`,
@@ -116,8 +116,8 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     if (
       typeof login !== 'string' ||
       typeof password !== 'string' ||
-      login.length > 512 ||
-      password.length > 1024
+      login.length > MAX_USERNAME_LENGTH ||
+      password.length > MAX_PASSWORD_LENGTH
     ) {
       return renderErrorPage(ctx, res, 400, 'The login form was not filled in correctly.');
     }
@@ -137,7 +137,10 @@ export function authorizeRoutes(ctx: ServerContext): Router {
       client: pending.clientID,
       via: 'form',
     });
-    if (check.result === 'throttled') return renderPasswordPage(ctx, res, 429, { ...page, throttled: true });
+    if (check.result === 'throttled') {
+      res.setHeader('Retry-After', String(check.retryAfterSeconds));
+      return renderPasswordPage(ctx, res, 429, { ...page, throttled: true });
+    }
     if (check.result === 'failure') return renderPasswordPage(ctx, res, 401, { ...page, invalid: true });
     if (check.result === 'error') return connectorFailed(ctx, req, res, opened.entity, check.error);
     const { identity } = check;

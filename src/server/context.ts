@@ -18,6 +18,7 @@ import type { RefreshTokens } from '../oauth/refresh.js';
 import type { PasswordThrottle } from '../oauth/throttle.js';
 import type { DeviceFlow } from '../oauth/device.js';
 import type { TokenIssuer } from '../oauth/issuance.js';
+import type { ClientAddress } from './client-ip.js';
 import { BROWSER_COOKIE, isBrowserValue, newBrowserValue } from '../oauth/browser-binding.js';
 
 /** The services every endpoint family works with, built once in server.ts. */
@@ -41,7 +42,8 @@ export interface ServerContext {
   refreshTokens: RefreshTokens;
   throttle: PasswordThrottle;
   device: DeviceFlow;
-  clientIP: (req: Request) => string;
+  /** Where a request came from, and whether that address is the client's own (see client-ip.ts). */
+  clientAddress: (req: Request) => ClientAddress;
 }
 
 /** A client by ID, or undefined when there is none (other storage errors propagate). */

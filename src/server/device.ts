@@ -17,6 +17,8 @@ import { issuerURL } from '../config/issuer.js';
 
 /** Device authorization requests one client may make from one IP per window (RFC 8628 §5.1 asks for a limit). */
 export const DEVICE_REQUESTS_PER_CLIENT_IP = 20;
+/** The same, per client alone, when the address is shared by many clients (a NAT, an ingress). */
+export const DEVICE_REQUESTS_PER_CLIENT = 1_000;
 
 export function deviceCallbackURL(ctx: ServerContext): string {
   return issuerURL(ctx.config.issuer, '/device/callback');
@@ -30,6 +32,7 @@ export function deviceRoutes(ctx: ServerContext): Router {
   const router = Router();
   const windowMs = ctx.config.throttling.window;
   const deviceRequests = new RequestLimiter(DEVICE_REQUESTS_PER_CLIENT_IP, windowMs, ctx.clock);
+  const deviceRequestsPerClient = new RequestLimiter(DEVICE_REQUESTS_PER_CLIENT, windowMs, ctx.clock);
   const userCodeFailures = new RequestLimiter(
     ctx.config.throttling.passwordFailuresPerIP,
     windowMs,
@@ -45,7 +48,11 @@ export function deviceRoutes(ctx: ServerContext): Router {
       const params = singleParams(req);
       // Registered, authenticated clients only: nothing is written for anyone else.
       const client = await authenticateClient(ctx, req, params);
-      if (!deviceRequests.take(`${client.id}\u0000${throttleKeyForIP(ctx.clientIP(req))}`)) {
+      // Per client and address when the address is the client's own; per client alone otherwise (a shared
+      // NAT address must not let one device starve the others of codes, and the client is authenticated).
+      const address = ctx.clientAddress(req);
+      const key = address.distinct ? `${client.id}\u0000${throttleKeyForIP(address.ip)}` : client.id;
+      if (!(address.distinct ? deviceRequests : deviceRequestsPerClient).take(key)) {
         throw new OAuthError('slow_down', 'Too many device authorization requests. Try again later.', 429);
       }
       const scopes = splitScopes(params.scope ?? 'openid');
@@ -91,7 +98,11 @@ export function deviceRoutes(ctx: ServerContext): Router {
     if (!verifyBrowserTag(browserValue(req), 'device', body.csrf_token)) {
       return renderErrorPage(ctx, res, 403, 'This form has expired. Open the device login page again.');
     }
-    const ipKey = throttleKeyForIP(ctx.clientIP(req));
+    // Wrong user codes per address when it is the client's own. Behind a shared address, per browser: one
+    // budget for everyone would let a stranger lock every device login out, and a browser that starts
+    // afresh still faces 20^8 possible codes, each alive for minutes.
+    const address = ctx.clientAddress(req);
+    const ipKey = address.distinct ? throttleKeyForIP(address.ip) : `browser:${browserValue(req) ?? ''}`;
     if (userCodeFailures.exhausted(ipKey)) return renderEntry(req, res, 429, '', true);
     const userCode = normalizeUserCode(body.user_code);
     const request = userCode ? await ctx.device.request(userCode) : undefined;

@@ -180,7 +180,15 @@ export async function startLatchkey(
       refreshTokens,
       throttle: new PasswordThrottle(config.throttling, clock),
       device: new DeviceFlow(storage, config.expiry.deviceRequests, clock, ids),
-      clientIP: clientIPResolver(config.web.clientRemoteIP),
+      clientAddress: clientIPResolver(config.web.clientRemoteIP, (ip) =>
+        logger.warn(
+          { component: 'throttling', peer: ip },
+          'requests arrive from a private address and web.clientRemoteIP.trustedProxies is empty: ' +
+            'per-address limits on password guesses and device codes are off (the address may be shared ' +
+            'by every client behind a NAT, a NodePort or an ingress); set web.clientRemoteIP.header and ' +
+            'trustedProxies to the proxy in front of Latchkey',
+        ),
+      ),
     };
     // A connector of the config file that cannot be opened is a mistake in the file: refuse to start, naming
     // its key path. One stored as a resource (written by someone else, maybe later fixed) is logged and left

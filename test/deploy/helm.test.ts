@@ -1,3 +1,4 @@
+import { parse } from 'yaml';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +152,8 @@ describe('charts/latchkey', () => {
       const service = objects.find((o) => o.kind === 'Service')!;
       expect(service.spec).toMatchObject({
         type: 'NodePort',
+        // Client addresses kept, so per-address limits on password guesses act on clients, not on a node.
+        externalTrafficPolicy: 'Local',
         ports: expect.arrayContaining([
           expect.objectContaining({ name: 'https', port: 5554, targetPort: 'https', nodePort: 32000 }),
         ]),
@@ -212,8 +215,14 @@ describe('charts/latchkey', () => {
         await cp.kubectl(['-n', ns, 'get', 'secret', 'lk-latchkey', '-o', 'jsonpath={.data.config\\.yaml}']),
         'kubectl get secret',
       ).stdout;
+      const rendered = Buffer.from(secret, 'base64').toString('utf8');
+      // The ingress is on: Latchkey reads the client's address from the controller's X-Forwarded-For.
+      expect((parse(rendered) as { web: { clientRemoteIP: unknown } }).web.clientRemoteIP).toEqual({
+        header: 'X-Forwarded-For',
+        trustedProxies: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'],
+      });
       const kubeconfig = await serviceAccountKubeconfig(cp, ns, 'lk-latchkey', dir);
-      const cfg = await localConfig(Buffer.from(secret, 'base64').toString('utf8'), kubeconfig, dir);
+      const cfg = await localConfig(rendered, kubeconfig, dir);
       let server: ServerProcess | undefined;
       try {
         server = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`);

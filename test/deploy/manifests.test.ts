@@ -45,6 +45,7 @@ describe('manifests/ with kubectl apply', () => {
     expect(service.metadata.namespace).toBe('latchkey');
     expect(service.spec).toMatchObject({
       type: 'NodePort',
+      externalTrafficPolicy: 'Local',
       ports: [{ name: 'https', port: 5554, targetPort: 'https', nodePort: 32000 }],
     });
     // Not applied: manifests/crds/ is a subdirectory.

@@ -1,5 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { clientIPResolver } from '../../src/server/client-ip.js';
+import { clientIPResolver as addressResolver } from '../../src/server/client-ip.js';
+
+/** The address alone (most tests); `distinct` has tests of its own below. */
+const clientIPResolver = (...args: Parameters<typeof addressResolver>) => {
+  const resolve = addressResolver(...args);
+  return (r: IncomingMessage) => resolve(r).ip;
+};
 
 const req = (remoteAddress: string | undefined, headers: Record<string, string | string[]> = {}) =>
   ({ socket: { remoteAddress }, headers }) as unknown as IncomingMessage;
@@ -110,5 +116,50 @@ describe('behind trusted proxies', () => {
     const realIP = clientIPResolver({ header: 'x-real-ip', trustedProxies: ['10.0.0.0/8'] });
     expect(realIP(req(PROXY, { 'x-real-ip': CLIENT, 'x-forwarded-for': '6.6.6.6' }))).toBe(CLIENT);
     expect(realIP(req(PROXY, { 'x-forwarded-for': CLIENT }))).toBe(PROXY);
+  });
+});
+
+describe('whether the address is the client’s own (what per-address limits may act on)', () => {
+  it('is, for a public peer with nothing in between', () => {
+    const resolve = addressResolver({ trustedProxies: [] });
+    expect(resolve(req(CLIENT))).toEqual({ ip: CLIENT, distinct: true });
+    expect(resolve(req('2001:db8::7'))).toEqual({ ip: '2001:db8::7', distinct: true });
+  });
+
+  it('is not, for a private, loopback or CGNAT peer: a NodePort NAT, an ingress, a sidecar', () => {
+    const warnings: string[] = [];
+    const resolve = addressResolver({ trustedProxies: [] }, (ip) => warnings.push(ip));
+    for (const peer of [
+      '10.244.0.1',
+      '172.20.0.5',
+      '192.168.0.9',
+      '100.64.1.1',
+      '127.0.0.1',
+      '::1',
+      'fd00::1',
+    ]) {
+      expect(resolve(req(peer))).toEqual({ ip: peer, distinct: false });
+    }
+    // Said once, at the first such peer, when no proxy is configured.
+    expect(warnings).toEqual(['10.244.0.1']);
+  });
+
+  it('is, when a trusted proxy names it, even a private address (an office behind a known ingress)', () => {
+    const warnings: string[] = [];
+    const resolve = addressResolver({ header: 'X-Forwarded-For', trustedProxies: ['10.0.0.0/8'] }, (ip) =>
+      warnings.push(ip),
+    );
+    expect(resolve(req(PROXY, { 'x-forwarded-for': CLIENT }))).toEqual({ ip: CLIENT, distinct: true });
+    expect(resolve(req(PROXY, { 'x-forwarded-for': '192.168.7.7' }))).toEqual({
+      ip: '192.168.7.7',
+      distinct: true,
+    });
+    // A proxy that names nobody, or only proxies: the proxy's own address, shared.
+    expect(resolve(req(PROXY))).toEqual({ ip: PROXY, distinct: false });
+    expect(resolve(req(PROXY, { 'x-forwarded-for': '10.5.5.5' }))).toEqual({
+      ip: '10.5.5.5',
+      distinct: false,
+    });
+    expect(warnings).toEqual([]);
   });
 });

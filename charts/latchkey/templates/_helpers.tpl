@@ -67,7 +67,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- /*
 The configuration file: .Values.config with the chart's defaults for what it leaves out. Storage defaults
 to the custom resources of the pod's namespace; with https.secretName the TLS files default to the mounted
-Secret. Returned as YAML.
+Secret; with the ingress on, the client's address is read from X-Forwarded-For set by the ingress
+(web.clientRemoteIP), unless the configuration says otherwise. Returned as YAML.
 */}}
 {{- define "latchkey.config" -}}
 {{- $config := deepCopy .Values.config }}
@@ -78,6 +79,13 @@ Secret. Returned as YAML.
 {{- $web := default (dict) $config.web }}
 {{- if not $web.tlsCert }}{{- $_ := set $web "tlsCert" "/etc/latchkey/tls/tls.crt" }}{{- end }}
 {{- if not $web.tlsKey }}{{- $_ := set $web "tlsKey" "/etc/latchkey/tls/tls.key" }}{{- end }}
+{{- $_ := set $config "web" $web }}
+{{- end }}
+{{- if .Values.ingress.enabled }}
+{{- $web := default (dict) $config.web }}
+{{- if not $web.clientRemoteIP }}
+{{- $_ := set $web "clientRemoteIP" (dict "header" "X-Forwarded-For" "trustedProxies" .Values.ingress.trustedProxies) }}
+{{- end }}
 {{- $_ := set $config "web" $web }}
 {{- end }}
 {{- toYaml $config }}

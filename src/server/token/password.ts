@@ -3,7 +3,7 @@ import { connectorScopes, splitScopes, validateScopes } from '../../oauth/scopes
 import { claimsOf } from '../../oauth/login.js';
 import { checkConnectorUse } from '../../oauth/connector-policy.js';
 import { ConnectorError } from '../../connectors/connector.js';
-import { checkPassword } from '../password-check.js';
+import { checkPassword, MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH } from '../password-check.js';
 import { findClient } from '../context.js';
 import type { GrantHandler } from './grant.js';
 
@@ -15,6 +15,10 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
   const { username, password } = params;
   if (!username || password === undefined || password === '') {
     throw new OAuthError('invalid_request', 'Missing username or password.');
+  }
+  // The login form's limits: nothing longer is a real name or password, and it would only cost memory.
+  if (username.length > MAX_USERNAME_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+    throw new OAuthError('invalid_request', 'The username or password is too long.');
   }
   const scopes = splitScopes(params.scope);
   await validateScopes(scopes, client.id, (id) => findClient(ctx.storage, id));
@@ -34,7 +38,12 @@ export const passwordGrant: GrantHandler = async (ctx, req, client, params) => {
     via: 'password_grant',
   });
   if (check.result === 'throttled') {
-    throw new OAuthError('invalid_grant', 'Too many failed attempts. Try again later.', 429);
+    req.res?.setHeader('Retry-After', String(check.retryAfterSeconds));
+    throw new OAuthError(
+      'invalid_grant',
+      `Too many failed attempts. Try again in ${check.retryAfterSeconds} seconds.`,
+      429,
+    );
   }
   if (check.result === 'failure') throw new OAuthError('invalid_grant', 'Invalid username or password.');
   if (check.result === 'error') {
