@@ -9,6 +9,8 @@ Commands:
   config-schema     Print the JSON Schema of the config file (for editors)
   kubeconfig        Print a kubeconfig that logs in through Latchkey with kubelogin (--help for flags)
   example-app       A relying party to try logins with: shows (or, with --device, prints) the tokens
+  import dex        Copy a Dex installation's clients, passwords, refresh tokens and keys into
+                    Latchkey's storage, so users switch without logging in again (--help for flags)
   version           Print the version
 
 Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.

@@ -3,6 +3,7 @@ import { hashPasswordCommand } from './hash-password.js';
 import { configSchemaCommand } from './config-schema.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 import { exampleAppCommand } from './example-app.js';
+import { importCommand } from './import.js';
 import { VERSION } from '../version.js';
 import { USAGE } from './args.js';
 
@@ -20,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
       return kubeconfigCommand(rest);
     case 'example-app':
       return exampleAppCommand(rest);
+    case 'import':
+      return importCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(
