@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { ClientMetadata } from 'oidc-provider';
 import * as oidc from 'openid-client';
 import { httpClientFactory } from '../../src/connectors/http.js';
 import { encodeSubject } from '../../src/tokens/subject.js';
@@ -13,6 +12,7 @@ import {
   upstreamEndpointPath,
   upstreamLogin,
   type UpstreamOidc,
+  LATCHKEY_AT_UPSTREAM,
 } from '../helpers/upstream-oidc.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -22,15 +22,6 @@ import { waitFor } from '../helpers/wait.js';
 // upstream failure contained to a page naming the connector.
 
 const REDIRECT = 'http://127.0.0.1:5555/callback';
-/** Latchkey's client at the upstream; a native client, so any loopback port of Latchkey's callback is accepted. */
-const LATCHKEY_AT_UPSTREAM: ClientMetadata = {
-  client_id: 'latchkey',
-  client_secret: 'latchkey-secret',
-  application_type: 'native',
-  redirect_uris: ['http://127.0.0.1/dex/callback'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-};
 const JANE = {
   sub: 'jane-sub',
   name: 'Jane Doe',

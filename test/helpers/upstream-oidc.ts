@@ -41,6 +41,19 @@ export interface UpstreamOidc {
   stop(): Promise<void>;
 }
 
+/**
+ * Latchkey's registration at the upstream, as the tests use it: a native client, so any loopback port of
+ * Latchkey's callback (`http://127.0.0.1:<port>/dex/callback`) is accepted.
+ */
+export const LATCHKEY_AT_UPSTREAM: ClientMetadata = {
+  client_id: 'latchkey',
+  client_secret: 'latchkey-secret',
+  application_type: 'native',
+  redirect_uris: ['http://127.0.0.1/dex/callback'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+};
+
 const CLAIMS = {
   openid: ['sub'],
   email: ['email', 'email_verified'],

@@ -1,4 +1,3 @@
-import type { ClientMetadata } from 'oidc-provider';
 import * as oidc from 'openid-client';
 import { TestBrowser } from '../helpers/browser.js';
 import { startInProcess, type InProcessServer } from '../helpers/in-process.js';
@@ -7,6 +6,7 @@ import {
   startUpstreamOidc,
   upstreamEndpointPath,
   type UpstreamOidc,
+  LATCHKEY_AT_UPSTREAM,
 } from '../helpers/upstream-oidc.js';
 
 // What a refresh re-checks and what an outage may not cost (issue 13 §4 and §5): the connector is asked
@@ -14,14 +14,6 @@ import {
 // client waits to retry; and trust given at login (cross-client audiences) is checked again.
 
 const REDIRECT = 'http://127.0.0.1:5555/callback';
-const LATCHKEY_AT_UPSTREAM: ClientMetadata = {
-  client_id: 'latchkey',
-  client_secret: 'latchkey-secret',
-  application_type: 'native',
-  redirect_uris: ['http://127.0.0.1/dex/callback'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-};
 
 async function token(server: InProcessServer, auth: string, form: Record<string, string>) {
   const res = await fetch(`${server.issuer}/token`, {

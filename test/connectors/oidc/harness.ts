@@ -1,4 +1,3 @@
-import type { ClientMetadata } from 'oidc-provider';
 import { ConfigSection, connectorPath } from '../../../src/connectors/config-keys.js';
 import type { ResolvedConnectorDeps } from '../../../src/connectors/deps.js';
 import { httpClientFactory, type HttpClientFactory } from '../../../src/connectors/http.js';
@@ -6,7 +5,7 @@ import { openOidcConnector, type OidcConnector, type OidcTuning } from '../../..
 import { MemoryStorage } from '../../../src/storage/memory/memory.js';
 import { ManualClock } from '../../../src/util/clock.js';
 import { TestBrowser } from '../../helpers/browser.js';
-import { upstreamLogin, type UpstreamOidc } from '../../helpers/upstream-oidc.js';
+import { upstreamLogin, type UpstreamOidc, LATCHKEY_AT_UPSTREAM } from '../../helpers/upstream-oidc.js';
 import { RecordingLogger } from '../helpers.js';
 
 // What the oidc connector tests share: the connector opened as the registry opens it, on a real HTTP client,
@@ -14,16 +13,6 @@ import { RecordingLogger } from '../helpers.js';
 
 /** Where the upstream sends the browser back; registered port-less (a native client: any loopback port). */
 export const CALLBACK = 'http://127.0.0.1:5556/dex/callback';
-
-/** The upstream's registration of Latchkey as its client. */
-export const LATCHKEY_AT_UPSTREAM: ClientMetadata = {
-  client_id: 'latchkey',
-  client_secret: 'latchkey-secret',
-  application_type: 'native',
-  redirect_uris: ['http://127.0.0.1/dex/callback'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-};
 
 export const JANE = {
   sub: 'jane-sub',
@@ -88,3 +77,5 @@ export function countRequests(upstream: UpstreamOidc): Map<string, number> {
   };
   return counts;
 }
+
+export { LATCHKEY_AT_UPSTREAM };
