@@ -87,6 +87,10 @@ export interface RefreshConnector {
   refresh(scopes: ConnectorScopes, identity: Identity): Promise<Identity>;
 }
 
+/** RFC 8693 token-type URNs: the subject tokens a TokenIdentityConnector verifies, and what exchange issues. */
+export const TOKEN_TYPE_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+export const TOKEN_TYPE_ID = 'urn:ietf:params:oauth:token-type:id_token';
+
 export interface TokenIdentityConnector {
   /**
    * RFC 8693 token exchange: the identity an upstream token vouches for. `subjectTokenType` is the URN of

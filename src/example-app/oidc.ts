@@ -1,6 +1,6 @@
-import { rootCertificates } from 'node:tls';
+import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { httpClientFactory } from '../connectors/http.js';
 
 export interface RelyingPartyOptions {
   issuer: string;
@@ -19,20 +19,11 @@ const ISSUER_TIMEOUT_MS = 15_000;
  * issuer is allowed, as in Dex's example app: this program is for local trials and for tests.
  */
 export async function discoverIssuer(opts: RelyingPartyOptions): Promise<oidc.Configuration> {
-  const agent = opts.issuerRootCA
-    ? new Agent({ connect: { ca: [...rootCertificates, opts.issuerRootCA] } })
-    : undefined;
-  const customFetch: oidc.CustomFetch = async (url, options) => {
-    const response = await undiciFetch(url, {
-      ...(options as Parameters<typeof undiciFetch>[1]),
-      signal: AbortSignal.any([
-        AbortSignal.timeout(ISSUER_TIMEOUT_MS),
-        ...(options.signal ? [options.signal] : []),
-      ]),
-      ...(agent ? { dispatcher: agent } : {}),
-    });
-    return response as unknown as Response;
-  };
+  // The same client Latchkey's connectors use towards their upstreams: extra root CA, per-request deadline.
+  const customFetch: oidc.CustomFetch = httpClientFactory({
+    signal: new AbortController().signal,
+    timeoutMs: ISSUER_TIMEOUT_MS,
+  })(opts.issuerRootCA ? { rootCAs: [opts.issuerRootCA] } : {});
   const clientAuth = opts.clientSecret ? oidc.ClientSecretBasic(opts.clientSecret) : oidc.None();
   return oidc.discovery(new URL(opts.issuer), opts.clientID, undefined, clientAuth, {
     [oidc.customFetch]: customFetch,
@@ -42,8 +33,7 @@ export async function discoverIssuer(opts: RelyingPartyOptions): Promise<oidc.Co
 
 /** The ID token's claims, decoded (openid-client has verified the token by the time this is called). */
 export function decodeClaims(idToken: string): Record<string, unknown> {
-  const payload = idToken.split('.')[1] ?? '';
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return decodeJwt(idToken);
 }
 
 /** The scope parameter for a login: openid first, then the rest without duplicates. */

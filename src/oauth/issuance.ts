@@ -1,3 +1,4 @@
+import { TOKEN_TYPE_ID, type TOKEN_TYPE_ACCESS } from '../connectors/connector.js';
 import type { Authorization } from '../tokens/authorization.js';
 import type { TokenMinter } from '../tokens/mint.js';
 import type { RefreshTokens } from './refresh.js';
@@ -6,8 +7,6 @@ import type { RefreshTokens } from './refresh.js';
 // refresh-token decision and the response body are decided once, so no grant can forget a rule (a refresh
 // token only where it can be used, `no-store` bodies of one shape).
 
-export const TOKEN_TYPE_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
-export const TOKEN_TYPE_ID = 'urn:ietf:params:oauth:token-type:id_token';
 export type IssuedTokenType = typeof TOKEN_TYPE_ACCESS | typeof TOKEN_TYPE_ID;
 
 /** A token response body (reference §2: Dex's fields; token_type lower-case "bearer"; RFC 8693 §2.2.1). */

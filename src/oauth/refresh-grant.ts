@@ -1,5 +1,5 @@
 import { canRefresh, ConnectorError } from '../connectors/connector.js';
-import type { ConnectorRegistry } from '../connectors/registry.js';
+import type { ConnectorRegistry, OpenedConnector } from '../connectors/registry.js';
 import type { Client, RefreshToken } from '../storage/storage.js';
 import { authorizationOf, type Authorization } from '../tokens/authorization.js';
 import { checkConnectorUse } from './connector-policy.js';
@@ -35,6 +35,8 @@ export async function redeemRefreshToken(
 ): Promise<RefreshedLogin> {
   const scopesFor = (token: RefreshToken): string[] =>
     requestedScope !== undefined ? splitScopes(requestedScope) : token.scopes;
+  // Opened by this request's check, which always runs before its refreshIdentity.
+  let opened: OpenedConnector | undefined;
   const check = async (token: RefreshToken): Promise<void> => {
     const scopes = scopesFor(token);
     const widened = scopes.filter((s) => !token.scopes.includes(s));
@@ -45,7 +47,7 @@ export async function redeemRefreshToken(
       );
     }
     await checkTrustStillHolds(deps, client, scopes);
-    const opened = await deps.connectors.get(token.connectorID);
+    opened = await deps.connectors.get(token.connectorID);
     if (!opened) {
       await deps.refreshTokens.revoke(token.id);
       throw new RefreshRejected('connector_gone', 'The login method of this refresh token no longer exists.');
@@ -53,10 +55,10 @@ export async function redeemRefreshToken(
     checkConnectorUse(client, opened.entity, 'refresh_token');
   };
   const refreshIdentity = async (token: RefreshToken): Promise<IdentityUpdate | undefined> => {
-    const opened = await deps.connectors.get(token.connectorID);
-    if (!opened || !canRefresh(opened.connector)) return undefined;
+    const connector = opened?.connector;
+    if (!connector || !canRefresh(connector)) return undefined;
     try {
-      const fresh = await opened.connector.refresh(connectorScopes(token.scopes), {
+      const fresh = await connector.refresh(connectorScopes(token.scopes), {
         ...token.claims,
         ...(token.connectorData ? { connectorData: token.connectorData } : {}),
       });

@@ -1,10 +1,16 @@
-import { canExchangeTokens, ConnectorError, SubjectTokenError } from '../connectors/connector.js';
+import {
+  canExchangeTokens,
+  ConnectorError,
+  SubjectTokenError,
+  TOKEN_TYPE_ACCESS,
+  TOKEN_TYPE_ID,
+} from '../connectors/connector.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { Client } from '../storage/storage.js';
 import type { Authorization } from '../tokens/authorization.js';
 import { checkConnectorUse } from './connector-policy.js';
 import { OAuthError } from './errors.js';
-import { TOKEN_TYPE_ACCESS, TOKEN_TYPE_ID, type IssuedTokenType } from './issuance.js';
+import type { IssuedTokenType } from './issuance.js';
 import { claimsOf } from './login.js';
 import { connectorScopes, splitScopes, validateScopes } from './scopes.js';
 

@@ -168,7 +168,7 @@ describe('client_credentials enabled for every confidential client by oauth2.gra
   });
 });
 
-describe('client_credentials not enabled anywhere', () => {
+describe('client_credentials not enabled in the configuration', () => {
   let server: InProcessServer;
   beforeAll(async () => {
     server = await startInProcess(
@@ -177,15 +177,31 @@ describe('client_credentials not enabled anywhere', () => {
   });
   afterAll(() => server.close());
 
-  it('is unsupported and not advertised', async () => {
+  it('is not advertised, and refused to a client that did not opt in', async () => {
     const { body } = await token(server, 'web:web-secret', { grant_type: 'client_credentials' });
     expect(body).toEqual({
-      error: 'unsupported_grant_type',
-      error_description: 'Unsupported grant_type "client_credentials".',
+      error: 'unauthorized_client',
+      error_description: 'Client "web" may not use the client_credentials grant.',
     });
     const doc = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as {
       grant_types_supported: string[];
     };
     expect(doc.grant_types_supported).not.toContain('client_credentials');
+  });
+
+  it('serves a client stored as a resource that opts in, without a restart', async () => {
+    await server.running.storage.createClient({
+      id: 'ci-bot',
+      secret: 'ci-secret',
+      redirectURIs: [],
+      trustedPeers: [],
+      public: false,
+      name: 'CI bot',
+      logoURL: '',
+      grantTypes: ['client_credentials'],
+    });
+    const r = await token(server, 'ci-bot:ci-secret', { grant_type: 'client_credentials', scope: 'openid' });
+    expect(r.status).toBe(200);
+    expect(decodeJwt(r.body.id_token as string).sub).toBe(encodeSubject('ci-bot', ''));
   });
 });

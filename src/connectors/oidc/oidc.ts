@@ -5,6 +5,8 @@ import {
   ConnectorError,
   RefreshDeniedError,
   SubjectTokenError,
+  TOKEN_TYPE_ACCESS,
+  TOKEN_TYPE_ID,
   type CallbackConnector,
   type CallbackLogin,
   type ConnectorScopes,
@@ -35,10 +37,6 @@ import { ProviderDiscovery } from './discovery.js';
 // nonce, the ID token's signature checked against the provider's keys), refresh through its refresh token,
 // and verify its tokens for token exchange (RFC 8693). openid-client speaks the protocol; jose checks
 // signatures; this file decides what is trusted and what each failure tells the user.
-
-/** RFC 8693 token type URNs of the subject tokens this connector verifies. */
-const TOKEN_TYPE_ID = 'urn:ietf:params:oauth:token-type:id_token';
-const TOKEN_TYPE_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** openid-client wants a client id even for calls that send none (userinfo at token exchange). */
 const NO_CLIENT_ID = 'latchkey';

@@ -25,8 +25,9 @@ const HANDLERS: Record<GrantType, GrantHandler> = {
 };
 
 /**
- * The grants /token serves, and discovery advertises: those the configuration enables, plus
- * client_credentials when a static client opts into it (other clients may then opt in as resources).
+ * The grants discovery advertises: those the configuration enables, plus client_credentials when a static
+ * client opts into it. /token serves client_credentials in any case: a client stored as a resource may opt
+ * in at any time, and clientMayUseGrant decides per client.
  */
 export function servedGrantTypes(config: Pick<Config, 'oauth2' | 'staticClients'>): GrantType[] {
   const served = new Set<GrantType>(config.oauth2.grantTypes);
@@ -38,11 +39,10 @@ export function servedGrantTypes(config: Pick<Config, 'oauth2' | 'staticClients'
 /** POST /token (RFC 6749 §3.2): client authentication, then one handler per grant type. */
 export function tokenRoutes(ctx: ServerContext): Router {
   const router = Router();
-  const served = new Set<string>(servedGrantTypes(ctx.config));
+  const served = new Set<string>([...servedGrantTypes(ctx.config), 'client_credentials']);
   const enabled = ctx.config.oauth2.grantTypes;
 
   router.post('/token', formBody, async (req, res) => {
-    let grantType: GrantType | undefined;
     let clientID: string | undefined;
     try {
       const params = singleParams(req);
@@ -52,7 +52,7 @@ export function tokenRoutes(ctx: ServerContext): Router {
       if (!requested) throw new OAuthError('invalid_request', 'Missing grant_type.');
       if (!served.has(requested))
         throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${requested}".`);
-      grantType = requested as GrantType;
+      const grantType = requested as GrantType;
       if (!clientMayUseGrant(client, grantType, enabled)) {
         throw new OAuthError(
           'unauthorized_client',
