@@ -10,10 +10,21 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
+import { PooledConnection, UndiciRequests, pooledAuthentication } from './connection.js';
 
 // Every request the Kubernetes back end makes goes through KubeApi: one place that counts requests by verb
 // (the request budgets of DESIGN.md are checked with it), puts a timeout on each call, and turns whatever
 // client-node throws into one error type with the HTTP status, the API's own reason and message.
+//
+// And one place that decides how requests reach the API server: client-node builds the requests, reads the
+// kubeconfig and authenticates, but on its own it opens a new TLS connection per request (a handshake costs
+// more than a GET), so every request here is authenticated by a PooledConnection (connection.ts), which
+// sends it over the process's shared pool of kept-alive connections for these credentials, and sent with
+// undici's request() instead of client-node's fetch(), whose overhead is most of what a call costs once the
+// handshake is gone. Watches stay client-node's own: one long-lived connection each.
+
+/** Stateless: the connection comes with each request (PooledConnection sets it). */
+const HTTP = new UndiciRequests();
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'delete';
 export type RequestCounter = (verb: Verb, resource: string) => void;
@@ -126,6 +137,7 @@ export class KubeApi {
   readonly server: string;
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
+  private readonly authentication: PooledConnection | KubeConfig;
 
   constructor(
     readonly kc: KubeConfig,
@@ -136,6 +148,12 @@ export class KubeApi {
     this.server = kc.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
+    this.authentication = pooledAuthentication(kc);
+  }
+
+  /** Lets go of the shared pool (its connections close once idle, unless another KubeApi uses them). */
+  close(): void {
+    if (this.authentication instanceof PooledConnection) this.authentication.close();
   }
 
   /** GET one namespaced object of any API group (`/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>`). */
@@ -204,6 +222,16 @@ export class KubeApi {
     );
   }
 
+  /** GET one Secret of the namespace by name (RBAC `get`, which resourceNames can restrict). */
+  getSecret(name: string): Promise<KubeObject> {
+    return this.call(
+      'get',
+      { group: '', version: 'v1', plural: 'secrets' },
+      async (options) =>
+        (await this.core.readNamespacedSecret({ namespace: this.namespace, name }, options)) as KubeObject,
+    );
+  }
+
   listSecrets(): Promise<KubeList<KubeObject>> {
     return this.call(
       'list',
@@ -249,7 +277,12 @@ export class KubeApi {
         return new Observable(Promise.resolve(context));
       },
     };
-    return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+    return {
+      middleware: [middleware],
+      middlewareMergeStrategy: 'append',
+      authMethods: { default: this.authentication },
+      httpApi: HTTP,
+    };
   }
 }
 

@@ -1,0 +1,362 @@
+// Kubernetes back-end benchmark (DESIGN.md "Budgets": every API call goes over a kept-alive connection), on
+// the test control plane (scripts/control-plane.sh: kube-apiserver + etcd on loopback), in one run:
+//   1. one API GET through the back end (KubeApi, built dist/) side by side with a raw kept-alive HTTPS GET
+//      of the same object with undici (HTTP/1.1 and HTTP/2; the faster is the baseline), target ≤ 1.5×;
+//   2. the refresh_token grant with rotation on (the default) on CRD storage through a running `latchkey
+//      serve`: one refresh alone (latency) and eight users refreshing at once (refreshes/s), with the API
+//      calls per refresh as the API server counts them (apiserver_request_total, latchkey.dev group).
+// Run with `BENCH_ONLY=kubernetes npm run bench` (or `node test/bench/kubernetes.mjs` after a build).
+import { spawn, execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Agent, request } from 'undici';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SCRIPT = join(ROOT, 'scripts/control-plane.sh');
+/** The lock test/helpers/control-plane.ts takes: never two kube-apiservers on 2 cores at once. */
+const LOCK_DIR = join(tmpdir(), 'latchkey-control-plane.lock');
+const USERS = 8;
+/** bcrypt of "password" (cost 10), as in run.mjs. */
+const PASSWORD_HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW';
+const AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
+
+const run = (cmd, args, env = {}) =>
+  new Promise((resolve) =>
+    execFile(cmd, args, { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const isAlive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function acquireLock() {
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      await mkdir(LOCK_DIR);
+      await writeFile(join(LOCK_DIR, 'pid'), String(process.pid));
+      return () => rm(LOCK_DIR, { recursive: true, force: true });
+    } catch {
+      const holder = Number(await readFile(join(LOCK_DIR, 'pid'), 'utf8').catch(() => ''));
+      if (holder && !isAlive(holder)) await rm(LOCK_DIR, { recursive: true, force: true });
+    }
+    if (Date.now() > deadline) throw new Error('timed out waiting for the control-plane lock');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function startControlPlane() {
+  const release = await acquireLock();
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-cp-'));
+  const env = { HARNESS_DIR: join(dir, 'harness') };
+  const down = async () => {
+    await run(SCRIPT, ['down'], env);
+    await rm(dir, { recursive: true, force: true });
+    await release();
+  };
+  const up = await run(SCRIPT, ['up'], env);
+  if (up.code !== 0) {
+    await down();
+    throw new Error(`control plane failed to start:\n${up.stderr}`);
+  }
+  const vars = Object.fromEntries(
+    (await readFile(join(dir, 'harness/env'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  const kubectl = async (...args) => {
+    const r = await run('kubectl', ['--kubeconfig', vars.KUBECONFIG, ...args]);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  return { kubeconfig: vars.KUBECONFIG, apiURL: vars.K8S_API_URL, kubectl, down };
+}
+
+/** SIGTERM, resolved once the child has exited. */
+const stopChild = (child) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ms = (x) => `${x.toFixed(2)} ms`;
+
+/** Mean milliseconds per call of `task`, run `n` times one after the other. */
+async function meanMs(task, n) {
+  const start = performance.now();
+  for (let i = 0; i < n; i++) await task();
+  return (performance.now() - start) / n;
+}
+
+/**
+ * Part 1. The back end's GET and raw GETs of the same object, in alternating rounds so that whatever else the
+ * machine does weighs on all of them alike; medians of the rounds.
+ */
+async function singleGet(cp, kc, KubeApi) {
+  const ns = 'default';
+  await cp.kubectl('apply', '-n', ns, '-f', join(ROOT, 'examples/k8s/password.yaml'));
+  const api = new KubeApi(kc, ns, undefined, 10_000);
+  const ref = { group: 'latchkey.dev', version: 'v1', plural: 'passwords' };
+  const tls = adminTls(kc);
+  const url = `${kc.getCurrentCluster().server}/apis/latchkey.dev/v1/namespaces/${ns}/passwords/admin`;
+  const rawGet = (dispatcher) => async () => {
+    const res = await request(url, { dispatcher, headers: { accept: 'application/json' } });
+    const body = await res.body.json();
+    if (res.statusCode !== 200 || body.metadata?.name !== 'admin')
+      throw new Error(`raw GET: ${res.statusCode}`);
+  };
+  const h1 = new Agent({ connect: tls, allowH2: false });
+  const h2 = new Agent({ connect: tls, allowH2: true });
+  const methods = {
+    backend: async () => {
+      if ((await api.get(ref, 'admin')).metadata.name !== 'admin') throw new Error('back-end GET');
+    },
+    rawH1: rawGet(h1),
+    rawH2: rawGet(h2),
+  };
+  const rounds = Number(process.env.BENCH_K8S_ROUNDS ?? 7);
+  const perRound = Number(process.env.BENCH_K8S_GETS ?? 200);
+  for (const task of Object.values(methods)) await meanMs(task, 30); // warm: connections, JIT
+  const results = { backend: [], rawH1: [], rawH2: [], ratio: [] };
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 ? ['rawH2', 'rawH1', 'backend'] : ['backend', 'rawH1', 'rawH2'];
+    const round = {};
+    for (const m of order) round[m] = await meanMs(methods[m], perRound);
+    for (const m of order) results[m].push(round[m]);
+    results.ratio.push(round.backend / Math.min(round.rawH1, round.rawH2));
+  }
+  api.close?.();
+  await Promise.all([h1.close(), h2.close()]);
+  const backend = median(results.backend);
+  console.log(
+    `single GET (${rounds} rounds × ${perRound}, medians): back end ${ms(backend)}, raw kept-alive HTTPS ` +
+      `${ms(median(results.rawH1))} (HTTP/1.1) / ${ms(median(results.rawH2))} (HTTP/2)`,
+  );
+  console.log(
+    `back end ÷ raw kept-alive GET (the faster): ${median(results.ratio).toFixed(2)}× (target ≤ 1.5×)`,
+  );
+}
+
+/** The API server's own count of requests to Latchkey's resources, by verb. */
+async function apiRequestCounts(cp, dispatcher) {
+  const res = await request(`${cp.apiURL}/metrics`, { dispatcher });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`GET /metrics: ${res.statusCode}`);
+  const counts = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{') || !line.includes('group="latchkey.dev"')) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1];
+    const resource = /resource="([a-z0-9]+)"/.exec(line)?.[1];
+    const key = `${verb} ${resource}`;
+    counts[key] = (counts[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return counts;
+}
+
+/** Requests per refresh between two counts: writes, reads and the detail, watches left out. */
+function perRefresh(before, after, refreshes) {
+  const detail = {};
+  let writes = 0;
+  let reads = 0;
+  for (const [key, n] of Object.entries(after)) {
+    const d = n - (before[key] ?? 0);
+    const [verb] = key.split(' ');
+    if (!d || verb === 'WATCH') continue;
+    detail[key] = (d / refreshes).toFixed(2);
+    if (verb === 'GET' || verb === 'LIST') reads += d;
+    else writes += d;
+  }
+  return { writes: writes / refreshes, reads: reads / refreshes, detail };
+}
+
+async function startLatchkey(cp) {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-k8s-'));
+  const ns = `bench-${process.pid}`;
+  await cp.kubectl('create', 'namespace', ns);
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}/dex`;
+  const users = Array.from(
+    { length: USERS },
+    (_, i) =>
+      `- email: user${i}@example.com\n  hash: "${PASSWORD_HASH}"\n  username: user${i}\n  userID: user-${i}`,
+  );
+  await writeFile(
+    join(dir, 'config.yaml'),
+    `issuer: ${issuer}
+storage:
+  type: kubernetes
+  config:
+    kubeConfigFile: ${cp.kubeconfig}
+    namespace: ${ns}
+    crdHandling: ensure
+web:
+  http: 127.0.0.1:${port}
+logger:
+  level: warn
+  format: json
+oauth2:
+  passwordConnector: local
+enablePasswordDB: true
+staticPasswords:
+${users.join('\n')}
+staticClients:
+- id: bench
+  secret: bench-secret
+  name: Bench
+  redirectURIs: [http://127.0.0.1/cb]
+`,
+  );
+  const child = spawn(process.execPath, [join(ROOT, 'bin/latchkey.js'), 'serve', join(dir, 'config.yaml')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('latchkey did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    issuer,
+    stop: async () => {
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Part 2. Each user holds one refresh token and, rotation being on, refreshes with the one the last response
+ * returned; a refresh counts as failed unless it is a 200 with a new refresh token and a JWT ID token.
+ */
+async function refreshes(cp, kc, seconds) {
+  const server = await startLatchkey(cp);
+  const dispatcher = new Agent({ connections: USERS });
+  const token = async (body) => {
+    const res = await request(`${server.issuer}/token`, {
+      method: 'POST',
+      dispatcher,
+      headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+    return { status: res.statusCode, json: await res.body.json() };
+  };
+  const metrics = new Agent({ connect: adminTls(kc) });
+  try {
+    const tokens = [];
+    for (let i = 0; i < USERS; i++) {
+      const { json } = await token(
+        `grant_type=password&username=user${i}%40example.com&password=password&scope=openid%20offline_access`,
+      );
+      if (!json.refresh_token) throw new Error(`no refresh token for user${i}: ${JSON.stringify(json)}`);
+      tokens.push(json.refresh_token);
+    }
+    let failures = 0;
+    const refresh = async (user) => {
+      const { status, json } = await token(
+        `grant_type=refresh_token&refresh_token=${encodeURIComponent(tokens[user])}`,
+      );
+      if (status !== 200 || !json.refresh_token || json.id_token?.split('.').length !== 3) {
+        failures++;
+        return;
+      }
+      tokens[user] = json.refresh_token;
+    };
+    /** Refreshes by `users` users at once for `seconds`: count, latencies. */
+    const measure = async (users) => {
+      const latencies = [];
+      const deadline = performance.now() + seconds * 1000;
+      const worker = async (user) => {
+        while (performance.now() < deadline) {
+          const t = performance.now();
+          await refresh(user);
+          latencies.push(performance.now() - t);
+        }
+      };
+      const start = performance.now();
+      await Promise.all(Array.from({ length: users }, (_, u) => worker(u)));
+      return { latencies, elapsed: (performance.now() - start) / 1000 };
+    };
+    for (let i = 0; i < 20; i++) await refresh(0); // warm: connections, JIT, caches
+
+    const before1 = await apiRequestCounts(cp, metrics);
+    const alone = await measure(1);
+    const calls1 = perRefresh(before1, await apiRequestCounts(cp, metrics), alone.latencies.length);
+    const before8 = await apiRequestCounts(cp, metrics);
+    const crowd = await measure(USERS);
+    const calls8 = perRefresh(before8, await apiRequestCounts(cp, metrics), crowd.latencies.length);
+    const mean = alone.latencies.reduce((a, b) => a + b, 0) / alone.latencies.length;
+    console.log(
+      `refresh, rotation on, CRD storage, one user alone: ${ms(mean)} mean, ${ms(median(alone.latencies))} ` +
+        `median (${alone.latencies.length} refreshes); API calls per refresh: ${calls1.writes.toFixed(2)} writes, ` +
+        `${calls1.reads.toFixed(2)} reads ${JSON.stringify(calls1.detail)}`,
+    );
+    console.log(
+      `refresh, rotation on, CRD storage, ${USERS} users at once: ${(crowd.latencies.length / crowd.elapsed).toFixed(0)} ` +
+        `refreshes/s, ${ms(median(crowd.latencies))} median; API calls per refresh: ${calls8.writes.toFixed(2)} ` +
+        `writes, ${calls8.reads.toFixed(2)} reads; ${failures} failed`,
+    );
+  } finally {
+    await Promise.all([dispatcher.close(), metrics.close()]);
+    await server.stop();
+  }
+}
+
+/** The admin kubeconfig's CA and client certificate, for the raw requests. */
+function adminTls(kc) {
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  return {
+    ca: Buffer.from(cluster.caData, 'base64'),
+    cert: Buffer.from(user.certData, 'base64'),
+    key: Buffer.from(user.keyData, 'base64'),
+  };
+}
+
+export async function kubernetesBench({ seconds = Number(process.env.BENCH_SECONDS ?? 5) } = {}) {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeApi } = await import(pathToFileURL(join(ROOT, 'dist/storage/kubernetes/api.js')).href);
+  console.log(
+    `kubernetes back-end benchmark: test control plane on loopback, ${seconds}s per refresh measurement`,
+  );
+  const cp = await startControlPlane();
+  try {
+    await cp.kubectl('apply', '-f', join(ROOT, 'manifests/crds'));
+    await cp.kubectl('wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s');
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfig);
+    await singleGet(cp, kc, KubeApi);
+    await refreshes(cp, kc, seconds);
+  } finally {
+    await cp.down();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await kubernetesBench();
