@@ -3,7 +3,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { Config, StorageConfig } from '../config/types.js';
-import { DexKubernetesSource } from '../importer/dex-kubernetes.js';
 import {
   SUPPORTED_SOURCES,
   UnsupportedSourceError,
@@ -149,7 +148,11 @@ async function importDexCommand(args: string[]): Promise<number> {
   let source: DexSource | undefined;
   let storage: Storage | undefined;
   try {
-    source = spec.type === 'kubernetes' ? DexKubernetesSource.open(spec) : DexSqliteSource.open(spec.file);
+    // The Kubernetes client (@kubernetes/client-node) loads only for a Kubernetes source.
+    source =
+      spec.type === 'kubernetes'
+        ? (await import('../importer/dex-kubernetes.js')).DexKubernetesSource.open(spec)
+        : DexSqliteSource.open(spec.file);
     storage = withStaticOverlay(await openTarget(config.storage, apply), staticEntities(config));
     const report = await importDex(source, storage, {
       apply,

@@ -1,28 +1,26 @@
-import { serveCommand } from './serve.js';
-import { hashPasswordCommand } from './hash-password.js';
-import { configSchemaCommand } from './config-schema.js';
-import { kubeconfigCommand } from './kubeconfig.js';
-import { exampleAppCommand } from './example-app.js';
-import { importCommand } from './import.js';
 import { VERSION } from '../version.js';
 import { USAGE } from './args.js';
+
+type Command = (args: string[]) => Promise<number>;
+
+// Each command's module is imported only when that command runs: `serve` brings the HTTP stack, `import`
+// the Kubernetes client, `example-app` openid-client; `latchkey version` or `hash-password` (kubectl exec in
+// a pod with a memory limit) should start in milliseconds and a few tens of MB, not pay for all of them.
+const COMMANDS = new Map<string, () => Promise<Command>>([
+  ['serve', async () => (await import('./serve.js')).serveCommand],
+  ['hash-password', async () => (await import('./hash-password.js')).hashPasswordCommand],
+  ['config-schema', async () => (await import('./config-schema.js')).configSchemaCommand],
+  ['kubeconfig', async () => (await import('./kubeconfig.js')).kubeconfigCommand],
+  ['example-app', async () => (await import('./example-app.js')).exampleAppCommand],
+  ['import', async () => (await import('./import.js')).importCommand],
+]);
 
 /** Runs one CLI invocation and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const load = command === undefined ? undefined : COMMANDS.get(command);
+  if (load !== undefined) return (await load())(rest);
   switch (command) {
-    case 'serve':
-      return serveCommand(rest);
-    case 'hash-password':
-      return hashPasswordCommand(rest);
-    case 'config-schema':
-      return configSchemaCommand(rest);
-    case 'kubeconfig':
-      return kubeconfigCommand(rest);
-    case 'example-app':
-      return exampleAppCommand(rest);
-    case 'import':
-      return importCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(

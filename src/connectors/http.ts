@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent, fetch as undiciFetchType } from 'undici';
 import { ConnectorConfigError } from './config-keys.js';
 
 // How connectors reach their upstreams. A connector never calls the global fetch: it is handed a client
@@ -28,20 +28,22 @@ export function httpClientFactory(opts: { signal: AbortSignal; timeoutMs?: numbe
   const timeoutMs = opts.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
   return (trust) => {
     const custom = trust.rootCAs !== undefined && trust.rootCAs.length > 0;
-    const agent =
-      custom || trust.insecureSkipVerify
-        ? new Agent({
-            connect: {
-              ...(custom ? { ca: [...rootCertificates, ...trust.rootCAs!] } : {}),
-              ...(trust.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
-            },
-          })
-        : undefined;
+    // undici loads on the first upstream call: a server without upstream connectors never needs it.
+    let agent: Agent | undefined;
     return async (url, init = {}) => {
+      const undici = await import('undici');
+      if (agent === undefined && (custom || trust.insecureSkipVerify)) {
+        agent = new undici.Agent({
+          connect: {
+            ...(custom ? { ca: [...rootCertificates, ...trust.rootCAs!] } : {}),
+            ...(trust.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+          },
+        });
+      }
       const deadline = AbortSignal.timeout(timeoutMs);
       const signals = [opts.signal, deadline, ...(init.signal ? [init.signal] : [])];
-      const response = await undiciFetch(url, {
-        ...(init as Parameters<typeof undiciFetch>[1]),
+      const response = await undici.fetch(url, {
+        ...(init as Parameters<typeof undiciFetchType>[1]),
         signal: AbortSignal.any(signals),
         ...(agent ? { dispatcher: agent } : {}),
       });

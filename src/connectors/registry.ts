@@ -4,7 +4,6 @@ import { ConfigSection, ConnectorConfigError, connectorPath } from './config-key
 import type { Connector } from './connector.js';
 import { resolveDeps, type ConnectorDeps, type ResolvedConnectorDeps } from './deps.js';
 import { openGitHubConnector } from './github/github.js';
-import { openLdapConnector } from './ldap/ldap.js';
 import { LocalConnector } from './local/local.js';
 import { MockCallbackConnector } from './mock/callback.js';
 import { MockPasswordConnector } from './mock/password.js';
@@ -19,10 +18,23 @@ export type { ConnectorDeps, ConnectorLogger } from './deps.js';
 
 type Opener = (entity: ConnectorEntity, config: ConfigSection, deps: ResolvedConnectorDeps) => Connector;
 
+/**
+ * A type whose module is imported only when a connector of that type is first opened, because of what it
+ * brings: LDAP's ldapts is of no use to an installation without an LDAP connector.
+ */
+interface LazyOpener {
+  load: () => Promise<Opener>;
+}
+
 /** One opener per declared type: the compiler refuses a type in types.ts that cannot be opened. */
-const OPENERS: { [T in ConnectorType]: Opener } = {
+const OPENERS: { [T in ConnectorType]: Opener | LazyOpener } = {
   local: (entity, _config, deps) => new LocalConnector(deps.storage, { id: entity.id, logger: deps.logger }),
-  ldap: (entity, _config, deps) => openLdapConnector(entity.id, entity.config, { logger: deps.logger }),
+  ldap: {
+    load: async () => {
+      const { openLdapConnector } = await import('./ldap/ldap.js');
+      return (entity, _config, deps) => openLdapConnector(entity.id, entity.config, { logger: deps.logger });
+    },
+  },
   oidc: openOidcConnector,
   github: openGitHubConnector,
   oauth: openOAuthConnector,
@@ -35,9 +47,42 @@ const OPENERS: { [T in ConnectorType]: Opener } = {
     }),
 };
 
+/** The openers of lazily loaded types, once their modules are in. */
+const loadedOpeners = new Map<ConnectorType, Opener>();
+
+/** openConnector was called for a type whose code loadConnectorTypes has not loaded: a programming error. */
+export class ConnectorTypeNotLoadedError extends Error {
+  constructor(readonly type: ConnectorType) {
+    super(`connector type ${type}: its code is not loaded (await loadConnectorTypes first)`);
+    this.name = 'ConnectorTypeNotLoadedError';
+  }
+}
+
+/**
+ * Loads the code of these connector types, for openConnector; types already loaded, opened without loading
+ * or unknown (openConnector reports those) cost nothing. ConnectorRegistry does this itself.
+ */
+export async function loadConnectorTypes(types: Iterable<string>): Promise<void> {
+  for (const type of new Set(types)) {
+    const declared = connectorType(type) === undefined ? undefined : (type as ConnectorType);
+    if (declared === undefined || loadedOpeners.has(declared)) continue;
+    const opener = OPENERS[declared];
+    if (typeof opener !== 'function') loadedOpeners.set(declared, await opener.load());
+  }
+}
+
+function openerOf(type: ConnectorType): Opener {
+  const opener = OPENERS[type];
+  if (typeof opener === 'function') return opener;
+  const loaded = loadedOpeners.get(type);
+  if (loaded === undefined) throw new ConnectorTypeNotLoadedError(type);
+  return loaded;
+}
+
 /**
  * Builds the connector a stored entity describes. Throws ConnectorConfigError (an Error whose message starts
  * with `connectors[<id>].<key>`) for an unknown type or a bad config. Opening never contacts an upstream.
+ * The type's code must be loaded (loadConnectorTypes) when it is one of the lazily loaded ones.
  */
 export function openConnector(entity: ConnectorEntity, deps: ConnectorDeps): Connector {
   const declared = connectorType(entity.type);
@@ -50,7 +95,7 @@ export function openConnector(entity: ConnectorEntity, deps: ConnectorDeps): Con
   }
   const resolved = resolveDeps(deps);
   const config = ConfigSection.of(`${connectorPath(entity.id)}.config`, entity.config);
-  const connector = OPENERS[entity.type as ConnectorType](entity, config, resolved);
+  const connector = openerOf(entity.type as ConnectorType)(entity, config, resolved);
   // The keys as written, without their path: the message names the path once.
   const unknown = config.unknownKeys(declared.keys).map((path) => path.slice(config.path.length + 1));
   if (unknown.length > 0) {
@@ -103,6 +148,7 @@ export class ConnectorRegistry {
     if (cached !== undefined && cached.resourceVersion === entity.resourceVersion) {
       return { entity, connector: cached.connector };
     }
+    await loadConnectorTypes([entity.type]);
     const connector = openConnector(entity, this.deps);
     // The replaced one's background work (a discovery retry loop) must not outlive it.
     cached?.connector.close?.();

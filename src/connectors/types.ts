@@ -1,5 +1,5 @@
 import type { GrantType } from '../config/types.js';
-import { LDAP_CONFIG_KEYS } from './ldap/config.js';
+import { LDAP_CONFIG_KEYS } from './ldap/keys.js';
 import { GITHUB_CONFIG_KEYS } from './github/config.js';
 import { OAUTH_CONFIG_KEYS } from './oauth/config.js';
 import { OIDC_CONFIG_KEYS } from './oidc/config.js';

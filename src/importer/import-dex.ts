@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import { loadConnectorTypes } from '../connectors/registry.js';
 import type { SigningAlgorithm } from '../keys/generate.js';
 import { RefreshTokens, type RefreshPolicy } from '../oauth/refresh.js';
 import { isAlreadyExists, isNotFound } from '../storage/errors.js';
@@ -72,6 +73,7 @@ export async function importDex(
     await pacer.each(page, async (r) => {
       const d = read(report, 'connectors', r);
       if (!d) return;
+      await loadConnectorTypes([d.type]);
       const c = connectorFromDex(d);
       if ('skip' in c) return skip(report, 'connectors', d.id, c.skip);
       importedConnectors.add(d.id);

@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { StorageConfig } from '../config/types.js';
-import { KubernetesStorage } from './kubernetes/kubernetes.js';
 import type { RequestCounter } from './kubernetes/api.js';
 import type { StorageLogger } from './kubernetes/logger.js';
 import { MemoryStorage } from './memory/memory.js';
-import { SqliteStorage } from './sqlite/sqlite.js';
 import type { Storage } from './storage.js';
+
+// The SQLite and Kubernetes back ends are imported only when configured: the Kubernetes one brings
+// @kubernetes/client-node (about 85 MB and half a second to load), which a SQLite installation never uses.
 
 export interface OpenStorageOptions {
   logger?: StorageLogger;
@@ -22,13 +23,17 @@ export async function openStorage(cfg: StorageConfig, opts: OpenStorageOptions =
   switch (cfg.type) {
     case 'memory':
       return new MemoryStorage();
-    case 'sqlite3':
+    case 'sqlite3': {
       if (cfg.file !== ':memory:') await mkdir(dirname(resolve(cfg.file)), { recursive: true });
+      const { SqliteStorage } = await import('./sqlite/sqlite.js');
       return SqliteStorage.open(cfg.file);
-    case 'kubernetes':
+    }
+    case 'kubernetes': {
+      const { KubernetesStorage } = await import('./kubernetes/kubernetes.js');
       return KubernetesStorage.open(cfg, {
         ...(opts.logger ? { logger: opts.logger } : {}),
         ...(opts.requestCounter ? { requestCounter: opts.requestCounter } : {}),
       });
+    }
   }
 }

@@ -14,10 +14,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
+import { memoryBench } from './memory.mjs';
+import { kubernetesBench } from './kubernetes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+// BENCH_ONLY=memory runs only the memory and start-up benchmark (memory.mjs).
+if (process.env.BENCH_ONLY === 'memory') {
+  await memoryBench();
+  process.exit(0);
+}
+// BENCH_ONLY=kubernetes runs only the Kubernetes back-end benchmark (kubernetes.mjs).
+if (process.env.BENCH_ONLY === 'kubernetes') {
+  await kubernetesBench({ seconds: SECONDS });
+  process.exit(0);
+}
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -223,3 +236,6 @@ try {
 } finally {
   await reference.stop();
 }
+
+await memoryBench();
+await kubernetesBench({ seconds: SECONDS });

@@ -1,0 +1,113 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT, startServer, type ServerProcess } from '../helpers/cli.js';
+import { writeTestConfig, type TestServerConfig } from '../helpers/config.js';
+import { basicAuth } from '../helpers/flows.js';
+import { deploymentContainer, kubeletEnv, manifestContainer, memoryLimitOf } from '../helpers/pod-env.js';
+import { findHelm, ok } from '../deploy/helpers.js';
+
+// Issue 19: `latchkey serve` on SQLite, started with the env the chart's Deployment gives the container for
+// the chart's default memory limit (rendered by helm, worked out as the kubelet does), stays under that
+// limit through a bounded load. Memory, not timing: the peak RSS (VmHWM) is what the kernel's OOM killer
+// would compare with the limit.
+
+const CLIENTS = 8;
+const GRANTS_PER_CLIENT = 400;
+const PASSWORD_HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW'; // "password"
+
+async function statusField(pid: number, field: string): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kB = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+  if (kB === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(kB) * 1024;
+}
+
+describe('latchkey serve within the chart’s memory limit', () => {
+  let podEnv: Record<string, string>;
+  let limit: number;
+  let cfg: TestServerConfig;
+  let server: ServerProcess | undefined;
+
+  beforeAll(async () => {
+    const helm = await findHelm();
+    try {
+      const rendered = ok(
+        await helm.run(['template', 'latchkey', join(REPO_ROOT, 'charts/latchkey')]),
+        'helm template',
+      );
+      const container = deploymentContainer(rendered.stdout);
+      podEnv = kubeletEnv(container);
+      limit = memoryLimitOf(container);
+    } finally {
+      await helm.cleanup();
+    }
+    cfg = await writeTestConfig({
+      extra: [
+        'oauth2:\n  passwordConnector: local',
+        'enablePasswordDB: true',
+        'staticPasswords:',
+        ...Array.from(
+          { length: CLIENTS },
+          // One account per client: the throttle counts an account's attempts in flight until they succeed.
+          (_, i) =>
+            `- email: load${i}@example.com\n  hash: "${PASSWORD_HASH}"\n  username: load${i}\n  userID: load-${i}`,
+        ),
+      ].join('\n'),
+    });
+  }, 10 * 60_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    if (cfg) await rm(cfg.dir, { recursive: true, force: true });
+  });
+
+  it('the chart and the manifests hand the container its memory limit the same way', async () => {
+    expect(podEnv.LATCHKEY_MEMORY_LIMIT).toBe(String(limit));
+    const manifest = await manifestContainer();
+    expect(memoryLimitOf(manifest)).toBe(limit);
+    expect(kubeletEnv(manifest).LATCHKEY_MEMORY_LIMIT).toBe(String(limit));
+  });
+
+  it('sizes its heap from the limit and keeps its peak RSS under it through thousands of grants', async () => {
+    // NODE_OPTIONS emptied: heap flags of the test runner's own would take precedence over the rule.
+    server = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`, {
+      env: { ...podEnv, NODE_OPTIONS: '' },
+    });
+    const pid = server.child.pid!;
+    // The process re-executed itself (same PID) with the heap sized by the rule: 1/2 and 1/32 of 384 MiB.
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    const limitMiB = limit / 2 ** 20;
+    expect(cmdline).toContain(`--max-old-space-size=${Math.floor(limitMiB / 2)}`);
+    expect(cmdline).toContain(`--max-semi-space-size=${Math.min(16, Math.floor(limitMiB / 32))}`);
+
+    const token = async (body: string) => {
+      const res = await fetch(`${cfg.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          ...basicAuth('example-app', 'ZXhhbXBsZS1hcHAtc2VjcmV0'),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body,
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { refresh_token: string; id_token: string };
+    };
+    // Each client logs in with the password grant, then keeps its refresh token rotating (a SQLite write
+    // and two signatures per grant).
+    const client = async (i: number) => {
+      let { refresh_token: refreshToken } = await token(
+        `grant_type=password&username=load${i}@example.com&password=password&scope=openid%20offline_access`,
+      );
+      for (let n = 0; n < GRANTS_PER_CLIENT; n++) {
+        ({ refresh_token: refreshToken } = await token(
+          `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}`,
+        ));
+      }
+    };
+    await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
+
+    expect(server.child.exitCode).toBeNull();
+    const peak = await statusField(pid, 'VmHWM');
+    expect(peak).toBeLessThan(limit);
+  }, 120_000);
+});
