@@ -1,6 +1,8 @@
 // The configuration loader: a Dex-style YAML file → one validated, typed Config (types.ts), or a ConfigError
 // listing every problem as `<yaml.path>: <what was expected>`.
 //
+// Placeholders: a value still holding the REPLACE-ME marker of a shipped file is a problem (placeholders.ts).
+//
 // Listeners: a file without web.http and web.https loads, because `latchkey serve --web-http-addr …` may
 // supply them. After applying its flags the CLI calls requireListener(config).
 
@@ -10,6 +12,7 @@ import { buildConfig } from './build.js';
 import { envLookup } from './expand-env.js';
 import { normalize } from './normalize.js';
 import { ConfigError, Findings, type PathSegment } from './problems.js';
+import { withPlaceholderProblems } from './placeholders.js';
 import { fileSchema, SUPPORTED_CONNECTOR_TYPES, SUPPORTED_STORAGE_TYPES } from './schema.js';
 import type { Config, ConnectorConfig } from './types.js';
 import { readYaml } from './yaml.js';
@@ -89,7 +92,8 @@ export function parseConfig(
     unknown
   >;
   const config = buildConfig(normalized, { env, baseDir }, f);
-  if (!config || f.problems.length > 0) throw new ConfigError(f.problems);
+  const problems = withPlaceholderProblems(value, f.problems);
+  if (!config || problems.length > 0) throw new ConfigError(problems);
   return { config, warnings: f.warnings };
 }
 

@@ -70,10 +70,16 @@ describe('manifests/bundle/latchkey.yaml, deployed as the seed does', () => {
       'kubectl wait crd',
     );
 
-    const service = objects.find((o) => o.kind === 'Service')!;
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'latchkey')!;
     expect(service.spec).toMatchObject({
       type: 'NodePort',
       ports: [{ nodePort: 32000, targetPort: 'https' }],
+    });
+    // Metrics and health on a cluster-internal Service of their own.
+    const telemetry = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'latchkey-telemetry')!;
+    expect(telemetry.spec).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ port: 5558, targetPort: 'telemetry' }],
     });
 
     // The Deployment as the API server stored it (defaults filled in), against the deployment rules.
@@ -117,8 +123,14 @@ describe('manifests/bundle/latchkey.yaml, deployed as the seed does', () => {
       'tls.crt',
       'tls.key',
     ]);
-    const config = objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>;
-    expect(config['config.yaml']).toContain('tlsCert: /etc/latchkey/tls/tls.crt');
-    expect(config['config.yaml']).toContain('tlsKey: /etc/latchkey/tls/tls.key');
+    // The configuration is a Secret (it holds a client secret and password hashes), the one the pod mounts.
+    expect(objects.map((o) => o.kind)).not.toContain('ConfigMap');
+    expect(pod.volumes.find((v) => v.name === 'config')?.secret?.secretName).toBe('latchkey-config');
+    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'latchkey-config')!;
+    const config = Buffer.from((secret.data as Record<string, string>)['config.yaml']!, 'base64').toString(
+      'utf8',
+    );
+    expect(config).toContain('tlsCert: /etc/latchkey/tls/tls.crt');
+    expect(config).toContain('tlsKey: /etc/latchkey/tls/tls.key');
   });
 });

@@ -1,9 +1,10 @@
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type ServerProcess } from '../helpers/cli.js';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   CHART,
   CHART_VALUES,
@@ -66,6 +67,17 @@ describe('charts/latchkey', () => {
           'podDisruptionBudget.enabled=true,podDisruptionBudget.maxUnavailable=1',
         ],
       ],
+      // Latchkey creating missing CRDs (a ClusterRole), watching every Secret, Secrets narrowed by name.
+      [
+        'crdHandling ensure, watchSecrets',
+        [
+          '--set-json',
+          'config={"storage":{"type":"kubernetes","config":{"inCluster":true,"crdHandling":"ensure"}}}',
+          '--set',
+          'rbac.watchSecrets=true',
+        ],
+      ],
+      ['secretNames', ['--set', 'rbac.secretNames={client-a,client-b}']],
     ];
     for (const [name, values] of variants) {
       const ns = await cp.newNamespace('template');
@@ -124,10 +136,10 @@ describe('charts/latchkey', () => {
         ok(await helm.run(withCluster(['get', 'manifest', 'lk', '-n', ns])), 'helm get manifest').stdout,
       ).map((o) => o.kind);
       expect(objects.map((o) => o.kind).sort()).toEqual([...kinds].sort());
+      // Nothing cluster-wide: Helm installed the CRDs, Latchkey only checks them (crdHandling: check).
+      // Two Services: the user-facing one and telemetry's.
       expect(kinds.sort()).toEqual(
         [
-          'ClusterRole',
-          'ClusterRoleBinding',
           'Deployment',
           'Ingress',
           'NetworkPolicy',
@@ -135,6 +147,7 @@ describe('charts/latchkey', () => {
           'Role',
           'RoleBinding',
           'Secret',
+          'Service',
           'Service',
           'ServiceAccount',
         ].sort(),
@@ -148,8 +161,8 @@ describe('charts/latchkey', () => {
       ]);
     });
 
-    it('exposes HTTPS on NodePort 32000 and runs 2 locked-down replicas with probes on telemetry', () => {
-      const service = objects.find((o) => o.kind === 'Service')!;
+    it('exposes HTTPS on NodePort 32000, telemetry only in the cluster, and runs 2 locked-down replicas with probes on telemetry', () => {
+      const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'lk-latchkey')!;
       expect(service.spec).toMatchObject({
         type: 'NodePort',
         // Client addresses kept, so per-address limits on password guesses act on clients, not on a node.
@@ -157,6 +170,15 @@ describe('charts/latchkey', () => {
         ports: expect.arrayContaining([
           expect.objectContaining({ name: 'https', port: 5554, targetPort: 'https', nodePort: 32000 }),
         ]),
+      });
+      const ports = (service.spec as { ports: { name: string }[] }).ports.map((p) => p.name).sort();
+      expect(ports).toEqual(['http', 'https']);
+      const telemetry = objects.find(
+        (o) => o.kind === 'Service' && o.metadata.name === 'lk-latchkey-telemetry',
+      )!;
+      expect(telemetry.spec).toMatchObject({
+        type: 'ClusterIP',
+        ports: [expect.objectContaining({ name: 'telemetry', port: 5558, targetPort: 'telemetry' })],
       });
       const deployment = objects.find((o) => o.kind === 'Deployment')!;
       const spec = deployment.spec as {
@@ -237,6 +259,45 @@ describe('charts/latchkey', () => {
         });
         expect(refresh.refresh_token).toEqual(expect.any(String));
         expect(refresh.refresh_token).not.toBe(login.refresh_token);
+
+        // A client added with kubectl, its secret in a Secret that Latchkey reads by name (the Role grants
+        // get on Secrets, not list or watch).
+        const client = { id: 'from-secret', secret: 'a-secret-kept-in-a-secret' };
+        ok(
+          await cp.kubectl(['apply', '-n', ns, '-f', '-'], {
+            input: [
+              {
+                apiVersion: 'v1',
+                kind: 'Secret',
+                metadata: { name: 'from-secret-client' },
+                stringData: { 'client-secret': client.secret },
+              },
+              {
+                apiVersion: 'latchkey.dev/v1',
+                kind: 'OAuth2Client',
+                metadata: { name: 'from-secret' },
+                spec: {
+                  id: client.id,
+                  name: 'From a Secret',
+                  secretRef: { name: 'from-secret-client', key: 'client-secret' },
+                  redirectURIs: ['http://127.0.0.1:5555/callback'],
+                },
+              },
+            ]
+              .map((o) => stringify(o))
+              .join('---\n'),
+          }),
+          'kubectl apply client',
+        );
+        const viaSecret = await waitFor(
+          () =>
+            passwordLoginAndRefresh(cfg.issuer, client, {
+              username: 'admin@example.com',
+              password: 'password',
+            }).catch(() => undefined),
+          { what: 'a login with the client whose secret is in a Secret' },
+        );
+        expect(jwtClaims(viaSecret.login.id_token)).toMatchObject({ aud: client.id });
       } catch (e) {
         throw new Error(`${(e as Error).message}\n--- server output ---\n${server?.output() ?? ''}`, {
           cause: e,
@@ -244,6 +305,18 @@ describe('charts/latchkey', () => {
       } finally {
         await server?.stop();
       }
+      // The identity may neither enumerate Secrets nor touch CRDs.
+      const list = await cp.kubectl(['get', 'secrets', '-n', ns], { kubeconfig });
+      expect(list.code).not.toBe(0);
+      expect(list.stderr).toMatch(/forbidden/i);
+      const canCreateCrds = await cp.kubectl([
+        'auth',
+        'can-i',
+        'create',
+        'customresourcedefinitions',
+        `--as=system:serviceaccount:${ns}:lk-latchkey`,
+      ]);
+      expect(canCreateCrds.stdout.trim()).toBe('no');
       // The state went to the release's namespace, where the Role applies.
       const stored = ok(
         await cp.kubectl(['-n', ns, 'get', 'refreshtokens.latchkey.dev,keysets.latchkey.dev', '-o', 'name']),
@@ -264,7 +337,35 @@ describe('charts/latchkey', () => {
       'helm get manifest',
     ).stdout;
     const objects = await getAll(cp, manifest);
-    expect(objects.find((o) => o.kind === 'Service')?.spec).toMatchObject({ type: 'ClusterIP' });
-    expect(objects.find((o) => o.kind === 'ClusterRole')?.metadata.name).toBe(`lk-latchkey-${ns}-crds`);
+    expect(
+      objects.find((o) => o.metadata.name === 'lk-latchkey' && o.kind === 'Service')?.spec,
+    ).toMatchObject({
+      type: 'ClusterIP',
+    });
+    expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+    // Latchkey creating the CRDs itself (crdHandling: ensure): a ClusterRole named after the namespace, so
+    // that releases of the same name in other namespaces do not clash.
+    const ensureNs = await cp.newNamespace('ensure');
+    ok(
+      await helm.run(
+        withCluster([
+          'install',
+          'lk',
+          CHART,
+          '-n',
+          ensureNs,
+          '--set-json',
+          'config={"storage":{"type":"kubernetes","config":{"inCluster":true,"crdHandling":"ensure"}}}',
+        ]),
+      ),
+      'helm install (ensure)',
+    );
+    const ensureObjects = await getAll(
+      cp,
+      ok(await helm.run(withCluster(['get', 'manifest', 'lk', '-n', ensureNs])), 'helm get manifest').stdout,
+    );
+    expect(ensureObjects.find((o) => o.kind === 'ClusterRole')?.metadata.name).toBe(
+      `lk-latchkey-${ensureNs}-crds`,
+    );
   }, 120_000);
 });

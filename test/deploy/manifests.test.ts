@@ -1,20 +1,26 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { REPO_ROOT, startServer, type ServerProcess } from '../helpers/cli.js';
+import { stringify } from 'yaml';
+import { REPO_ROOT, runCli, startServer, type ServerProcess } from '../helpers/cli.js';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { browserLogin } from '../helpers/flows.js';
 import { deploymentEnv, getAll, localConfig, objectsOf, ok, serviceAccountKubeconfig } from './helpers.js';
 
 // The plain manifests against a real kube-apiserver: `kubectl apply -f manifests/` alone (no CRDs: the
-// directory is not read recursively), then Latchkey run with the manifests' service account and ConfigMap
-// creates the CRDs itself (the ClusterRole) and serves a login from the namespace (the Role); then the
-// documented `kubectl apply -f manifests/crds/ -f manifests/` on top.
+// directory is not read recursively); the configuration Secret as shipped fails `serve --check` on its
+// placeholders; with them replaced, Latchkey run with the manifests' service account creates the CRDs
+// itself (the ClusterRole) and serves a login from the namespace (the Role), including a client whose secret
+// it reads from a Secret by name while it may not list Secrets; then the documented
+// `kubectl apply -f manifests/crds/ -f manifests/` on top.
 
 const MANIFESTS = join(REPO_ROOT, 'manifests');
 const CLIENT = { id: 'example-app', secret: 'ZXhhbXBsZS1hcHAtc2VjcmV0' };
+/** bcrypt hash of the string "password", what browserLogin types. */
+const HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW';
+const REDIRECT_URI = 'http://127.0.0.1:5555/callback';
 
 describe('manifests/ with kubectl apply', () => {
   let cp: ControlPlane;
@@ -33,7 +39,7 @@ describe('manifests/ with kubectl apply', () => {
     return (await Promise.all(files.map((f) => readFile(join(MANIFESTS, f), 'utf8')))).join('---\n');
   };
 
-  it('kubectl apply -f manifests/ creates every object; the Service is NodePort 32000', async () => {
+  it('kubectl apply -f manifests/ creates every object; the Service is NodePort 32000, telemetry apart', async () => {
     const applied = ok(await cp.kubectl(['apply', '-f', MANIFESTS]), 'kubectl apply -f manifests/');
     const wanted = objectsOf(await topLevelText());
     expect(applied.stdout.trim().split('\n')).toHaveLength(wanted.length);
@@ -41,31 +47,71 @@ describe('manifests/ with kubectl apply', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
       wanted.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
     );
-    const service = objects.find((o) => o.kind === 'Service')!;
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'latchkey')!;
     expect(service.metadata.namespace).toBe('latchkey');
+    // Only HTTPS reaches users: metrics and health are not on the NodePort.
     expect(service.spec).toMatchObject({
       type: 'NodePort',
       externalTrafficPolicy: 'Local',
       ports: [{ name: 'https', port: 5554, targetPort: 'https', nodePort: 32000 }],
     });
+    const telemetry = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'latchkey-telemetry')!;
+    expect(telemetry.spec).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ name: 'telemetry', port: 5558, targetPort: 'telemetry' }],
+    });
+    // The configuration is a Secret (client secrets, password hashes), mounted by the Deployment.
+    expect(objects.map((o) => o.kind)).not.toContain('ConfigMap');
+    const deployment = objects.find((o) => o.kind === 'Deployment')!;
+    const volumes = (deployment.spec as { template: { spec: { volumes: Record<string, unknown>[] } } })
+      .template.spec.volumes;
+    expect(volumes).toContainEqual(
+      expect.objectContaining({
+        name: 'config',
+        secret: expect.objectContaining({ secretName: 'latchkey-config' }),
+      }),
+    );
     // Not applied: manifests/crds/ is a subdirectory.
     const crds = await cp.kubectl(['get', 'crd', '-l', 'app.kubernetes.io/name=latchkey', '-o', 'name']);
     expect(crds.stdout.trim()).toBe('');
   });
 
-  it('the RBAC suffices: run with the service account and the ConfigMap, Latchkey creates the CRDs and serves a login and a refresh', async () => {
-    const configYaml = ok(
-      await cp.kubectl([
-        '-n',
-        'latchkey',
-        'get',
-        'configmap',
-        'latchkey',
-        '-o',
-        'jsonpath={.data.config\\.yaml}',
-      ]),
-      'kubectl get configmap',
-    ).stdout;
+  const configInCluster = async (): Promise<string> =>
+    Buffer.from(
+      ok(
+        await cp.kubectl([
+          '-n',
+          'latchkey',
+          'get',
+          'secret',
+          'latchkey-config',
+          '-o',
+          'jsonpath={.data.config\\.yaml}',
+        ]),
+        'kubectl get secret latchkey-config',
+      ).stdout,
+      'base64',
+    ).toString('utf8');
+
+  it('the configuration Secret as shipped fails serve --check on its placeholders, naming each', async () => {
+    const file = join(dir, 'shipped-config.yaml');
+    await writeFile(file, await configInCluster());
+    const r = await runCli(['serve', '--check', file], {
+      env: { GITHUB_CLIENT_ID: 'an-id', GITHUB_CLIENT_SECRET: 'a-secret' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('staticClients[0].secret: replace this placeholder');
+    expect(r.stderr).toContain('staticPasswords[0].hash: replace this placeholder');
+  });
+
+  it('the RBAC suffices: with the placeholders replaced, run with the service account, Latchkey creates the CRDs and serves a login and a refresh, with a client secret read from a Secret by name', async () => {
+    // What the operator does: put their own client secret and password hash in 20-config.yaml and apply it.
+    const edited = (await readFile(join(MANIFESTS, '20-config.yaml'), 'utf8'))
+      .replace('REPLACE-ME-with-a-random-client-secret', CLIENT.secret)
+      .replace('REPLACE-ME-with-a-bcrypt-hash', HASH);
+    ok(await cp.kubectl(['apply', '-f', '-'], { input: edited }), 'kubectl apply 20-config.yaml');
+    const configYaml = await configInCluster();
+    expect(configYaml).not.toMatch(/REPLACE-ME/);
     // The README's github-client Secret, which the Deployment passes to the GitHub connector's settings.
     ok(
       await cp.kubectl([
@@ -112,9 +158,10 @@ describe('manifests/ with kubectl apply', () => {
       expect(authorize.origin + authorize.pathname).toBe('https://github.com/login/oauth/authorize');
       expect(authorize.searchParams.get('client_id')).toBe('Iv1.0123456789abcdef');
       expect(authorize.searchParams.get('redirect_uri')).toBe(`${cfg.issuer}/callback`);
-      // The seed's flow: browser login with the example app's redirect URI (skipApprovalScreen: true).
+      // The seed's flow: browser login with the example app's redirect URI, approving the client (the
+      // shipped skipApprovalScreen: false).
       const { callback, verifier, nonce, state } = await browserLogin(rp, {
-        redirectURI: 'http://127.0.0.1:5555/callback',
+        redirectURI: REDIRECT_URI,
         scope: 'openid email groups offline_access',
       });
       const tokens = await oidc.authorizationCodeGrant(rp, callback, {
@@ -130,6 +177,47 @@ describe('manifests/ with kubectl apply', () => {
       const refreshed = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
       expect(refreshed.refresh_token).toEqual(expect.any(String));
       expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+
+      // A client an operator adds with kubectl, its secret in a Secret: Latchkey reads that Secret by name
+      // (the Role grants get only), and the code exchange authenticates with it.
+      const fromSecret = { id: 'from-secret', secret: 'a-secret-kept-in-a-secret' };
+      ok(
+        await cp.kubectl(['apply', '-n', 'latchkey', '-f', '-'], {
+          input: [
+            {
+              apiVersion: 'v1',
+              kind: 'Secret',
+              metadata: { name: 'from-secret-client' },
+              stringData: { 'client-secret': fromSecret.secret },
+            },
+            {
+              apiVersion: 'latchkey.dev/v1',
+              kind: 'OAuth2Client',
+              metadata: { name: 'from-secret' },
+              spec: {
+                id: fromSecret.id,
+                name: 'From a Secret',
+                secretRef: { name: 'from-secret-client', key: 'client-secret' },
+                redirectURIs: [REDIRECT_URI],
+              },
+            },
+          ]
+            .map((o) => stringify(o))
+            .join('---\n'),
+        }),
+        'kubectl apply client',
+      );
+      const rp2 = await oidc.discovery(new URL(cfg.issuer), fromSecret.id, fromSecret.secret, undefined, {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const login2 = await browserLogin(rp2, { redirectURI: REDIRECT_URI, scope: 'openid email' });
+      const tokens2 = await oidc.authorizationCodeGrant(rp2, login2.callback, {
+        pkceCodeVerifier: login2.verifier,
+        expectedNonce: login2.nonce,
+        expectedState: login2.state,
+        idTokenExpected: true,
+      });
+      expect(tokens2.claims()).toMatchObject({ aud: fromSecret.id, email: 'admin@example.com' });
     } catch (e) {
       throw new Error(`${(e as Error).message}\n--- server output ---\n${server?.output() ?? ''}`, {
         cause: e,
@@ -137,7 +225,12 @@ describe('manifests/ with kubectl apply', () => {
     } finally {
       await server?.stop();
     }
-    // Created by Latchkey through the ClusterRole: one CRD per file in manifests/crds/.
+    // The same identity may not enumerate the namespace's Secrets.
+    const list = await cp.kubectl(['get', 'secrets', '-n', 'latchkey'], { kubeconfig });
+    expect(list.code).not.toBe(0);
+    expect(list.stderr).toMatch(/forbidden/i);
+    // Created by Latchkey through the ClusterRole (create, and get of its own CRDs only): one CRD per file in
+    // manifests/crds/.
     const crdFiles = (await readdir(join(MANIFESTS, 'crds'))).filter((f) => f.endsWith('.yaml'));
     const crds = ok(
       await cp.kubectl(['get', 'crd', '-l', 'app.kubernetes.io/name=latchkey', '-o', 'name']),

@@ -40,6 +40,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{- /* Tells the telemetry Service apart from the user-facing one, which has the same selector labels. */}}
+{{- define "latchkey.telemetryLabels" -}}
+app.kubernetes.io/component: telemetry
+{{- end }}
+
 {{- define "latchkey.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "latchkey.fullname" .) .Values.serviceAccount.name }}
@@ -66,7 +71,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{- /*
 The configuration file: .Values.config with the chart's defaults for what it leaves out. Storage defaults
-to the custom resources of the pod's namespace; with https.secretName the TLS files default to the mounted
+to the custom resources of the pod's namespace; Kubernetes storage defaults to crdHandling: check (Helm
+installs the CRDs, so Latchkey needs no permission to create them) and follows rbac.watchSecrets; with
+https.secretName the TLS files default to the mounted
 Secret; with the ingress on, the client's address is read from X-Forwarded-For set by the ingress
 (web.clientRemoteIP), unless the configuration says otherwise. Returned as YAML.
 */}}
@@ -75,12 +82,23 @@ Secret; with the ingress on, the client's address is read from X-Forwarded-For s
 {{- if not $config.storage }}
 {{- $_ := set $config "storage" (dict "type" "kubernetes" "config" (dict "inCluster" true)) }}
 {{- end }}
+{{- if eq (toString $config.storage.type) "kubernetes" }}
+{{- $storageConfig := default (dict) $config.storage.config }}
+{{- if not (hasKey $storageConfig "crdHandling") }}{{- $_ := set $storageConfig "crdHandling" "check" }}{{- end }}
+{{- if and .Values.rbac.watchSecrets (not (hasKey $storageConfig "watchSecrets")) }}
+{{- $_ := set $storageConfig "watchSecrets" true }}
+{{- end }}
+{{- $_ := set $config.storage "config" $storageConfig }}
+{{- end }}
 {{- if and .Values.https.enabled .Values.https.secretName }}
 {{- $web := default (dict) $config.web }}
 {{- if not $web.tlsCert }}{{- $_ := set $web "tlsCert" "/etc/latchkey/tls/tls.crt" }}{{- end }}
 {{- if not $web.tlsKey }}{{- $_ := set $web "tlsKey" "/etc/latchkey/tls/tls.key" }}{{- end }}
 {{- $_ := set $config "web" $web }}
 {{- end }}
+{{- $web := default (dict) $config.web }}
+{{- if not (hasKey $web "drainDelay") }}{{- $_ := set $web "drainDelay" .Values.shutdown.drainDelay }}{{- end }}
+{{- $_ := set $config "web" $web }}
 {{- if .Values.ingress.enabled }}
 {{- $web := default (dict) $config.web }}
 {{- if not $web.clientRemoteIP }}
@@ -94,4 +112,23 @@ Secret; with the ingress on, the client's address is read from X-Forwarded-For s
 {{- /* The issuer, for NOTES.txt and the test hook ("" when the configuration is not the chart's). */}}
 {{- define "latchkey.issuer" -}}
 {{- if .Values.configSecret.create }}{{ .Values.config.issuer | default "" }}{{ end }}
+{{- end }}
+
+{{- /*
+What the rendered configuration asks of RBAC, as YAML: crdCreate (crdHandling: ensure on Kubernetes
+storage) and watchSecrets. With an existing config Secret the chart cannot read it: no CRD creation (Helm
+installs the CRDs), and watchSecrets as rbac.watchSecrets says.
+*/}}
+{{- define "latchkey.rbacNeeds" -}}
+{{- $crdCreate := false }}
+{{- $watchSecrets := .Values.rbac.watchSecrets }}
+{{- if .Values.configSecret.create }}
+{{- $storage := (include "latchkey.config" . | fromYaml).storage }}
+{{- if eq (toString $storage.type) "kubernetes" }}
+{{- $crdCreate = eq (toString $storage.config.crdHandling) "ensure" }}
+{{- $watchSecrets = or $watchSecrets (eq (toString $storage.config.watchSecrets) "true") }}
+{{- end }}
+{{- end }}
+crdCreate: {{ $crdCreate }}
+watchSecrets: {{ $watchSecrets }}
 {{- end }}

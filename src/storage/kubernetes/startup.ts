@@ -69,7 +69,12 @@ export interface CrdOptions {
   timeoutMs?: number;
 }
 
-/** Fails unless every kind is served in the namespace (creating missing CRDs when mode is ensure). */
+/**
+ * Fails unless every kind is served in the namespace (creating missing CRDs when mode is ensure). The probe
+ * is a namespaced list of each kind: with every CRD installed, no request touches the CRD API, so in either
+ * mode an identity with no permission on customresourcedefinitions starts (the chart's, whose CRDs Helm
+ * installs). Only creating a missing one needs `create` (and `get` of it, to see it established).
+ */
 export async function prepareCrds(api: KubeApi, opts: CrdOptions): Promise<void> {
   const missing = await probeKinds(api);
   if (missing.length === 0) return;
@@ -184,8 +189,16 @@ interface Permission {
   resource: string;
 }
 
-/** What the back end does: its kinds (watching the cached ones) and the garbage-collection Lease. */
-export function requiredPermissions(cachedPlurals: ReadonlySet<string>): Permission[] {
+/**
+ * What the back end does: its kinds (watching the cached ones), the garbage-collection Lease, and with
+ * watchSecrets the namespace's Secrets. Reading referenced Secrets by name (the default) is not checked
+ * here: it needs `get` only once a client references a Secret, possibly limited to some resourceNames,
+ * which a rules review cannot judge without the names.
+ */
+export function requiredPermissions(
+  cachedPlurals: ReadonlySet<string>,
+  opts: { watchSecrets?: boolean } = {},
+): Permission[] {
   const out: Permission[] = [];
   for (const k of ALL_KINDS) {
     const verbs = ['get', 'list', 'create', 'update', 'delete'];
@@ -194,6 +207,8 @@ export function requiredPermissions(cachedPlurals: ReadonlySet<string>): Permiss
   }
   for (const verb of ['get', 'create', 'update'])
     out.push({ verb, group: 'coordination.k8s.io', resource: 'leases' });
+  if (opts.watchSecrets)
+    for (const verb of ['list', 'watch']) out.push({ verb, group: '', resource: 'secrets' });
   return out;
 }
 
@@ -241,7 +256,7 @@ export async function checkPermissions(
   if (missing.length > 0) {
     const byResource = new Map<string, string[]>();
     for (const p of missing) {
-      const r = `${p.resource}.${p.group}`;
+      const r = p.group ? `${p.resource}.${p.group}` : p.resource;
       byResource.set(r, [...(byResource.get(r) ?? []), p.verb]);
     }
     throw new KubernetesStorageStartupError(
