@@ -1,6 +1,8 @@
 import { TOKEN_TYPE_ID, type TOKEN_TYPE_ACCESS } from '../connectors/connector.js';
 import type { Authorization } from '../tokens/authorization.js';
 import type { TokenMinter } from '../tokens/mint.js';
+import { decodeRefreshToken } from '../tokens/refresh-token-wire.js';
+import type { IdGenerator } from '../util/ids.js';
 import type { RefreshTokens } from './refresh.js';
 
 // The one way tokens leave Latchkey: every grant ends in an Authorization and hands it here. Minting, the
@@ -43,6 +45,8 @@ export interface IssuanceDeps {
    * grant is served, and the connector exists, can refresh identities and allows that grant (Dex's rule).
    */
   refreshable(connectorID: string): Promise<boolean>;
+  /** IDs for grants that have no refresh-token family to name them. */
+  ids: IdGenerator;
 }
 
 export class TokenIssuer {
@@ -53,8 +57,12 @@ export class TokenIssuer {
     authorization: Authorization,
     opts: { refresh: RefreshTokenChoice; code?: string },
   ): Promise<Issued> {
-    const minted = await this.deps.minter.mint(authorization, opts.code ? { code: opts.code } : {});
-    const refreshToken = await this.refreshTokenFor(authorization, opts.refresh);
+    const grantID = this.grantIDFor(opts.refresh);
+    const minted = await this.deps.minter.mint(authorization, {
+      grantID,
+      ...(opts.code ? { code: opts.code } : {}),
+    });
+    const refreshToken = await this.refreshTokenFor(authorization, opts.refresh, grantID);
     return {
       authorization,
       response: {
@@ -73,7 +81,7 @@ export class TokenIssuer {
    */
   async issueSingle(authorization: Authorization, type: IssuedTokenType): Promise<Issued> {
     const only = type === TOKEN_TYPE_ID ? 'id_token' : 'access_token';
-    const minted = await this.deps.minter.mint(authorization, { only });
+    const minted = await this.deps.minter.mint(authorization, { only, grantID: this.deps.ids.newID() });
     return {
       authorization,
       response: {
@@ -85,9 +93,28 @@ export class TokenIssuer {
     };
   }
 
+  /**
+   * The grant the access token belongs to (oauth/revocations.ts): the refresh-token family a login has or
+   * will have — so revoking the family reaches the access tokens —, a fresh ID where there is none.
+   */
+  private grantIDFor(choice: RefreshTokenChoice): string {
+    switch (choice.kind) {
+      case 'new':
+        return choice.id ?? this.deps.ids.newID();
+      case 'rotated': {
+        const family = decodeRefreshToken(choice.wire)?.refreshID;
+        if (!family) throw new TypeError('a rotated refresh token that does not decode');
+        return family;
+      }
+      case 'none':
+        return this.deps.ids.newID();
+    }
+  }
+
   private async refreshTokenFor(
     authorization: Authorization,
     choice: RefreshTokenChoice,
+    grantID: string,
   ): Promise<string | undefined> {
     switch (choice.kind) {
       case 'none':
@@ -97,10 +124,7 @@ export class TokenIssuer {
       case 'new':
         if (!authorization.scopes.includes('offline_access')) return undefined;
         if (!(await this.deps.refreshable(authorization.connectorID))) return undefined;
-        return this.deps.refreshTokens.create({
-          ...authorization,
-          ...(choice.id ? { id: choice.id } : {}),
-        });
+        return this.deps.refreshTokens.create({ ...authorization, id: grantID });
     }
   }
 }

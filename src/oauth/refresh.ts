@@ -8,6 +8,7 @@ import { isID, type IdGenerator } from '../util/ids.js';
 import { decodeRefreshToken, encodeRefreshToken } from '../tokens/refresh-token-wire.js';
 import { digest } from './digest.js';
 import { OAuthError } from './errors.js';
+import type { GrantRevocations } from './revocations.js';
 
 export interface RefreshPolicy {
   disableRotation: boolean;
@@ -82,6 +83,8 @@ export class RefreshTokens {
     private readonly policy: RefreshPolicy,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    /** Where a revoked login is recorded, so its access tokens die too (a token's ID is its grant ID). */
+    private readonly revocations?: Pick<GrantRevocations, 'revoke'>,
   ) {}
 
   /** Stores a new refresh token and returns its wire form. */
@@ -203,8 +206,12 @@ export class RefreshTokens {
     return (await this.get(id)) !== undefined && this.revoke(id);
   }
 
-  /** Deletes the login's refresh token; a missing one is fine (already revoked or collected). */
+  /**
+   * Ends the login: records the revocation first (a failure leaves the login whole, not half-revoked), then
+   * deletes its refresh token; a missing one is fine (already revoked or collected).
+   */
   async revoke(id: string): Promise<boolean> {
+    await this.revocations?.revoke(id);
     try {
       await this.storage.deleteRefreshToken(id);
       return true;

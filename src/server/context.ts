@@ -18,6 +18,7 @@ import type { RefreshTokens } from '../oauth/refresh.js';
 import type { PasswordThrottle } from '../oauth/throttle.js';
 import type { DeviceFlow } from '../oauth/device.js';
 import type { TokenIssuer } from '../oauth/issuance.js';
+import type { GrantRevocations } from '../oauth/revocations.js';
 import type { ClientAddress } from './client-ip.js';
 import { BROWSER_COOKIE, isBrowserValue, newBrowserValue } from '../oauth/browser-binding.js';
 
@@ -40,6 +41,8 @@ export interface ServerContext {
   codes: AuthCodes;
   logins: LoginCompletion;
   refreshTokens: RefreshTokens;
+  /** Logins ended before their access tokens expire (checked by /userinfo and introspection). */
+  revocations: GrantRevocations;
   throttle: PasswordThrottle;
   device: DeviceFlow;
   /** Where a request came from, and whether that address is the client's own (see client-ip.ts). */

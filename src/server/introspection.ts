@@ -1,14 +1,19 @@
 import { Router } from 'express';
 import { OAuthError } from '../oauth/errors.js';
+import { mayIntrospect } from '../oauth/introspection.js';
+import type { Client } from '../storage/storage.js';
 import { encodeSubject } from '../tokens/subject.js';
 import type { ServerContext } from './context.js';
 import { formBody, singleParams } from './form.js';
 import { authenticateClient } from './token/client-auth.js';
 import { noStore, sendOAuthError } from './token/index.js';
 
+const INACTIVE = { active: false } as const;
+
 /**
  * Token introspection (RFC 7662), client-authenticated (Dex's is open to anyone). Access tokens are checked
- * as signed JWTs of this issuer; refresh tokens against storage, and only for the client they belong to.
+ * as signed JWTs of this issuer that carry a grant ID (an ID token is no access token) whose login is still
+ * alive; refresh tokens against storage. Either is active only to its own client or a client that trusts it.
  */
 export function introspectionRoutes(ctx: ServerContext): Router {
   const router = Router();
@@ -17,7 +22,7 @@ export function introspectionRoutes(ctx: ServerContext): Router {
       const params = singleParams(req);
       const client = await authenticateClient(ctx, req, params);
       if (!params.token) throw new OAuthError('invalid_request', 'Missing token.');
-      noStore(res).json(await introspect(ctx, client.id, params.token));
+      noStore(res).json(await introspect(ctx, client, params.token));
     } catch (e) {
       sendOAuthError(res, e);
     }
@@ -27,15 +32,16 @@ export function introspectionRoutes(ctx: ServerContext): Router {
 
 async function introspect(
   ctx: ServerContext,
-  clientID: string,
+  asker: Client,
   token: string,
 ): Promise<Record<string, unknown>> {
-  const jwt = await ctx.verifier.verify(token);
-  if (jwt) {
-    const aud = Array.isArray(jwt.aud) ? jwt.aud : [jwt.aud];
+  const access = await ctx.verifier.verifyAccessToken(token);
+  if (access) {
+    if (!mayIntrospect(asker, access.clientID)) return INACTIVE;
+    const jwt = access.payload;
     return {
       active: true,
-      client_id: jwt.azp ?? aud[0],
+      client_id: access.clientID,
       sub: jwt.sub,
       exp: jwt.exp,
       iat: jwt.iat,
@@ -58,7 +64,7 @@ async function introspect(
     };
   }
   const refresh = await ctx.refreshTokens.lookupActive(token);
-  if (!refresh || refresh.clientID !== clientID) return { active: false };
+  if (!refresh || !mayIntrospect(asker, refresh.clientID)) return INACTIVE;
   const expiry = ctx.refreshTokens.expiryOf(refresh);
   return {
     active: true,

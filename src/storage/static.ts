@@ -16,6 +16,7 @@ import type {
   Page,
   Password,
   RefreshToken,
+  Revocation,
   Storage,
   Updater,
 } from './storage.js';
@@ -300,6 +301,13 @@ class StaticOverlayStorage implements Storage {
   }
   updateKeySet(name: KeySetName, updater: Updater<KeySet>): Promise<KeySet> {
     return this.inner.updateKeySet(name, updater);
+  }
+
+  createRevocation(r: Revocation): Promise<void> {
+    return this.inner.createRevocation(r);
+  }
+  getRevocation(id: string): Promise<Revocation> {
+    return this.inner.getRevocation(id);
   }
 
   garbageCollect(now: Date): Promise<GarbageCollectionResult> {

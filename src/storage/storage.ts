@@ -206,6 +206,18 @@ export interface KeySet {
   nextRotation: Date;
 }
 
+/**
+ * A login (grant) ended before the access tokens it produced expire: /userinfo and introspection refuse
+ * tokens that carry its ID. Written only when something is revoked, never per login, and small, so every
+ * back end can answer from memory or one indexed read.
+ */
+export interface Revocation {
+  /** The grant ID the access tokens carry (the refresh-token family ID for logins that have one). */
+  id: string;
+  /** When the last access token it covers has expired: garbage collection removes it after that. */
+  expiry: Date;
+}
+
 export interface Page<T> {
   items: T[];
   /** Opaque token for the next page; absent on the last page. */
@@ -224,6 +236,7 @@ export interface GarbageCollectionResult {
   deviceRequests: number;
   deviceTokens: number;
   refreshTokens: number;
+  revocations: number;
 }
 
 export type Updater<T> = (old: T) => T;
@@ -291,7 +304,15 @@ export interface Storage {
   getKeySet(name: KeySetName): Promise<KeySet>;
   updateKeySet(name: KeySetName, updater: Updater<KeySet>): Promise<KeySet>;
 
-  /** Deletes, in pages, every auth request, code, device request/token and refresh token expired at `now`. */
+  /** Records a revoked grant; AlreadyExistsError when it is recorded already. */
+  createRevocation(r: Revocation): Promise<void>;
+  /** Asked on every /userinfo and introspection call: served without a remote request where there is one. */
+  getRevocation(id: string): Promise<Revocation>;
+
+  /**
+   * Deletes, in pages, every auth request, code, device request/token, refresh token and revocation expired
+   * at `now`.
+   */
   garbageCollect(now: Date): Promise<GarbageCollectionResult>;
 
   /** A read-only liveness check of the back end (never writes). */

@@ -1,6 +1,15 @@
 import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWK } from 'jose';
 import type { JwtSigner } from '../keys/signer.js';
 import type { Clock } from '../util/clock.js';
+import { GRANT_ID_CLAIM } from './mint.js';
+
+/** An access token of this issuer, verified, with the grant (login) it belongs to. */
+export interface VerifiedAccessToken {
+  payload: JWTPayload;
+  grantID: string;
+  /** The client it was issued to: `azp`, present whenever there are several audiences, else the `aud`. */
+  clientID: string;
+}
 
 /**
  * Verifies tokens Latchkey itself issued (for /userinfo and introspection) against its own published keys:
@@ -13,6 +22,8 @@ export class OwnTokenVerifier {
     private readonly signer: JwtSigner,
     private readonly issuer: string,
     private readonly clock: Clock,
+    /** Whether a grant was ended early (oauth/revocations.ts); passed in, as tokens/ sits below oauth/. */
+    private readonly isGrantRevoked: (grantID: string) => Promise<boolean> = async () => false,
   ) {}
 
   /** The payload, or undefined for anything that is not a valid, unexpired token of this issuer. */
@@ -30,10 +41,34 @@ export class OwnTokenVerifier {
     }
   }
 
+  /**
+   * A valid access token whose login is still alive; undefined for anything else — an ID token included
+   * (it carries no grant ID), and a token of a revoked grant.
+   */
+  async verifyAccessToken(token: string): Promise<VerifiedAccessToken | undefined> {
+    const payload = await this.verify(token);
+    const grantID = payload?.[GRANT_ID_CLAIM];
+    if (!payload || !isAccessToken(grantID)) return undefined;
+    const clientID = issuedTo(payload);
+    if (clientID === undefined || (await this.isGrantRevoked(grantID))) return undefined;
+    return { payload, grantID, clientID };
+  }
+
   private async keySet(): Promise<ReturnType<typeof createLocalJWKSet>> {
     const { keys } = await this.signer.jwks();
     const kids = keys.map((k: JWK) => k.kid).join(',');
     if (this.cached?.kids !== kids) this.cached = { kids, jwks: createLocalJWKSet({ keys }) };
     return this.cached.jwks;
   }
+}
+
+function issuedTo(payload: JWTPayload): string | undefined {
+  if (typeof payload.azp === 'string') return payload.azp;
+  if (typeof payload.aud === 'string') return payload.aud;
+  return payload.aud?.length === 1 ? payload.aud[0] : undefined;
+}
+
+/** Access tokens carry a grant ID; ID tokens never do (see GRANT_ID_CLAIM). */
+function isAccessToken(grantID: unknown): grantID is string {
+  return typeof grantID === 'string' && grantID !== '';
 }

@@ -1,3 +1,4 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { startServer, type ServerProcess } from '../helpers/cli.js';
 import { exampleConfig, type TestServerConfig } from '../helpers/config.js';
 import { buildGoProgram, runProgram } from '../helpers/go.js';
@@ -24,6 +25,10 @@ describe("the seed's Go example (go-oidc v3) against examples/config-dev.yaml", 
 
   /** An ID token for admin@example.com from the password grant (config-dev.yaml: passwordConnector local). */
   async function passwordGrantIdToken(clientId: string, clientSecret?: string): Promise<string> {
+    return (await passwordGrant(clientId, clientSecret)).id_token as string;
+  }
+
+  async function passwordGrant(clientId: string, clientSecret?: string): Promise<Record<string, unknown>> {
     const body = new URLSearchParams({
       grant_type: 'password',
       username: 'admin@example.com',
@@ -42,7 +47,7 @@ describe("the seed's Go example (go-oidc v3) against examples/config-dev.yaml", 
       status: 200,
       json: { id_token: expect.any(String) },
     });
-    return json.id_token as string;
+    return json;
   }
 
   function verify(idToken: string, clientId: string) {
@@ -64,6 +69,16 @@ describe("the seed's Go example (go-oidc v3) against examples/config-dev.yaml", 
       email_verified: true,
       groups: ['team-a', 'team-a/admins'],
     });
+  });
+
+  it('verifies an access token as Dex users do (as an ID token): its grant_id claim changes nothing for them', async () => {
+    const accessToken = (await passwordGrant('example-app', 'ZXhhbXBsZS1hcHAtc2VjcmV0'))
+      .access_token as string;
+    expect(Object.keys(decodeProtectedHeader(accessToken)).sort()).toEqual(['alg', 'kid']);
+    expect(decodeJwt(accessToken).grant_id).toEqual(expect.any(String));
+    const result = await verify(accessToken, 'example-app');
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(result.stdout)).toMatchObject({ subject: ADMIN_SUB, email: 'admin@example.com' });
   });
 
   it('rejects an ID token issued to another client (kubernetes) for example-app', async () => {

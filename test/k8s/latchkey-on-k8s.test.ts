@@ -63,6 +63,11 @@ describe('Latchkey on Kubernetes storage', () => {
       basicAuth('example-app', SECRET),
     );
 
+  const userinfoStatus = async (issuer: string, token: string) =>
+    (await fetch(`${issuer}/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status;
+  const introspect = async (issuer: string, token: string) =>
+    (await postForm(`${issuer}/token/introspect`, { token }, basicAuth('example-app', SECRET))).body;
+
   async function metric(port: number, pattern: RegExp): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     let sum = 0;
@@ -139,6 +144,24 @@ describe('Latchkey on Kubernetes storage', () => {
       expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
       expect(results.find((r) => r.status === 400)!.body.error).toBe('invalid_grant');
     });
+
+    it('a login revoked at one replica ends its access token at the other (issue 13 §8, the watch cache)', async () => {
+      // Each replica has its own issuer URL here, so the token is checked where it was issued (a) and revoked
+      // at the other (b): a learns of b's revocation through its watch cache alone.
+      const login = await passwordGrant(a.issuer);
+      const access = login.body.access_token as string;
+      expect(await userinfoStatus(a.issuer, access)).toBe(200);
+      const revoked = await postForm(
+        `${b.issuer}/token/revoke`,
+        { token: login.body.refresh_token as string },
+        basicAuth('example-app', SECRET),
+      );
+      expect(revoked.status).toBe(200);
+      await waitFor(async () => (await userinfoStatus(a.issuer, access)) === 401, {
+        what: 'replica a to refuse the login revoked at b',
+      });
+      expect(await introspect(a.issuer, access)).toEqual({ active: false });
+    });
   });
 
   describe('one replica: budgets, clients from kubectl, an outage', () => {
@@ -196,6 +219,29 @@ describe('Latchkey on Kubernetes storage', () => {
       await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
       const refreshed = await counts();
       expect(refreshed.writes - loggedIn.writes).toBeLessThanOrEqual(2);
+    });
+
+    it('checks a login is alive at /userinfo and introspection with 0 API requests per call (issue 13 §8)', async () => {
+      const login = await passwordGrant(d.issuer);
+      expect(login.status).toBe(200);
+      const access = login.body.access_token as string;
+      const before = await counts();
+      for (let i = 0; i < 20; i++) expect(await userinfoStatus(d.issuer, access)).toBe(200);
+      for (let i = 0; i < 5; i++) expect(await introspect(d.issuer, access)).toMatchObject({ active: true });
+      expect(await counts()).toEqual(before);
+
+      // Revoking writes the revocation and deletes the refresh token; the token is refused at once.
+      const revoked = await postForm(
+        `${d.issuer}/token/revoke`,
+        { token: login.body.refresh_token as string },
+        basicAuth('example-app', SECRET),
+      );
+      expect(revoked.status).toBe(200);
+      const afterRevoke = await counts();
+      expect(afterRevoke.writes - before.writes).toBe(2);
+      for (let i = 0; i < 20; i++) expect(await userinfoStatus(d.issuer, access)).toBe(401);
+      expect(await introspect(d.issuer, access)).toEqual({ active: false });
+      expect(await counts()).toEqual(afterRevoke);
     });
 
     it('costs 0 writes for made-up credentials at /token, and not even a read for malformed ones', async () => {

@@ -3,6 +3,7 @@ import { useFreshStorage, type StorageFactory } from './conformance/context.js';
 import { describeCrud } from './conformance/crud.js';
 import { describeGarbageCollection } from './conformance/gc.js';
 import { describePaging } from './conformance/paging.js';
+import { describeRevocations } from './conformance/revocations.js';
 import { describeSpecifics } from './conformance/specifics.js';
 
 // The one storage conformance suite (DESIGN.md, Tests §2): every back end runs exactly this. It only talks
@@ -19,5 +20,6 @@ export function runStorageConformance(name: string, factory: StorageFactory): vo
     describePaging(ctx);
     describeConcurrency(ctx);
     describeGarbageCollection(ctx);
+    describeRevocations(ctx);
   });
 }

@@ -13,6 +13,7 @@ import type {
   Password,
   RefreshToken,
   RefreshTokenRef,
+  Revocation,
   StoredKey,
 } from '../storage.js';
 import type { KubeObject, ResourceRef } from './api.js';
@@ -529,6 +530,14 @@ export const keySets = kind<KeySet>('KeySet', 'keysets', 'key set', {
   }),
 });
 
+export const revocations = kind<Revocation>('Revocation', 'revocations', 'revocation', {
+  key: (r) => r.id,
+  specKey: (s) => str(s, 'id'),
+  encode: (r) => ({ id: r.id, expiry: iso(r.expiry) }),
+  labels: (r) => expiresLabels(r.expiry),
+  decode: ({ spec = {} }) => ({ id: str(spec, 'id'), expiry: date(spec, 'expiry') }),
+});
+
 /** Every kind, for CRD checks. */
 export const ALL_KINDS: readonly Kind<unknown>[] = [
   authRequests,
@@ -541,6 +550,7 @@ export const ALL_KINDS: readonly Kind<unknown>[] = [
   deviceRequests,
   deviceTokens,
   keySets,
+  revocations,
 ] as Kind<unknown>[];
 
 const LOOKUP_LABELS = [LABEL_CLIENT, LABEL_USER, LABEL_CONNECTOR, LABEL_EXPIRES];

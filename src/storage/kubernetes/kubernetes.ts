@@ -24,6 +24,7 @@ import type {
   Page,
   Password,
   RefreshToken,
+  Revocation,
   Storage,
   Updater,
 } from '../storage.js';
@@ -33,13 +34,16 @@ import * as k from './codec.js';
 import { LABEL_EXPIRES } from './names.js';
 import { Lease } from './lease.js';
 import type { StorageLogger } from './logger.js';
+import { SECRET_FRESH_MS, SecretsByName, WatchedSecrets, type ClientSecretSource } from './client-secrets.js';
 import { checkPermissions, describeStartupFailure, prepareCrds, requiredPermissions } from './startup.js';
 import { WatchCache } from './watch-cache.js';
 
 // Storage in custom resources of the latchkey.dev/v1 group, in one namespace (see manifests/crds).
 //
-// - Clients, key sets, connectors and passwords are read from a watch cache (no request per read); every
-//   other kind is read from the API, never from a cache: one-time objects above all.
+// - Clients, key sets, connectors, passwords and revocations are read from a watch cache (no request per
+//   read); every other kind is read from the API, never from a cache: one-time objects above all.
+//   Revocations are cached because /userinfo and introspection ask for one on every call, and they are few
+//   (written only when a login is revoked, collected when its last access token has expired).
 // - Writes are compare-and-swap on metadata.resourceVersion; an update re-reads and re-applies its updater
 //   on 409, a bounded number of times.
 // - Codes and device tokens are consumed by a GET and a DELETE with a uid + resourceVersion precondition,
@@ -59,6 +63,8 @@ export interface KubernetesStorageOptions {
   gcLeaseDurationSeconds?: number;
   /** This replica's name as a Lease holder (default: host name + random suffix). */
   identity?: string;
+  /** How long a client's Secret read by name is used before it is read again (default 10 s). */
+  secretFreshMs?: number;
   /** Where the CRD manifests are (default: manifests/crds of this installation). */
   crdDirectory?: string;
   /** For tests: environment and service-account directory prefix of an in-cluster start. */
@@ -92,14 +98,19 @@ export class KubernetesStorage implements Storage {
   private readonly passwordCache: WatchCache;
   private readonly connectorCache: WatchCache;
   private readonly keySetCache: WatchCache;
-  private secretCache: { cache: WatchCache; ready: Promise<void> } | undefined;
+  private readonly revocationCache: WatchCache;
+  private readonly clientSecrets: ClientSecretSource;
   /** Updates in progress per entity, to notice an update started from inside another's updater. */
   private readonly updates = new Map<string, UpdateTrack>();
 
   private constructor(
     private readonly api: KubeApi,
     private readonly opts: KubernetesStorageOptions,
+    watchSecrets: boolean,
   ) {
+    this.clientSecrets = watchSecrets
+      ? new WatchedSecrets(api, opts.logger)
+      : new SecretsByName(api, { freshMs: opts.secretFreshMs ?? SECRET_FRESH_MS, logger: opts.logger });
     this.gcPageSize = Math.max(1, opts.gcPageSize ?? 500);
     this.lease = new Lease(
       api,
@@ -107,10 +118,13 @@ export class KubernetesStorage implements Storage {
       opts.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
       opts.gcLeaseDurationSeconds ?? 60,
     );
-    this.clientCache = this.cacheOf(k.clients, (o) => this.watchSecretsIfReferenced(o));
+    this.clientCache = this.cacheOf(k.clients, (o) => {
+      if (k.secretRefOf(o)) this.clientSecrets.referenced();
+    });
     this.passwordCache = this.cacheOf(k.passwords);
     this.connectorCache = this.cacheOf(k.connectors);
     this.keySetCache = this.cacheOf(k.keySets);
+    this.revocationCache = this.cacheOf(k.revocations);
   }
 
   /**
@@ -136,15 +150,15 @@ export class KubernetesStorage implements Storage {
       logger: opts.logger,
       ...(opts.crdDirectory ? { dir: opts.crdDirectory } : {}),
     });
-    const storage = new KubernetesStorage(api, opts);
-    await checkPermissions(api, requiredPermissions(storage.cachedPlurals()), opts.logger);
+    const watchSecrets = cfg.watchSecrets === true;
+    const storage = new KubernetesStorage(api, opts, watchSecrets);
+    await checkPermissions(api, requiredPermissions(storage.cachedPlurals(), { watchSecrets }), opts.logger);
     try {
       await Promise.all(storage.caches().map((c) => c.start()));
     } catch (e) {
       await storage.close();
       throw new KubernetesStorageStartupError(describeStartupFailure(e, api.namespace), { cause: e });
     }
-    storage.watchSecretsIfReferenced();
     opts.logger?.info(
       { namespace: api.namespace, server: api.server },
       'kubernetes storage: connected; watch caches filled',
@@ -331,6 +345,15 @@ export class KubernetesStorage implements Storage {
     return this.update(k.keySets, name, updater, { cache: this.keySetCache });
   }
 
+  // ---- revocations -------------------------------------------------------------------------------------
+
+  async createRevocation(r: Revocation): Promise<void> {
+    await this.createCached(k.revocations, this.revocationCache, r);
+  }
+  async getRevocation(id: string): Promise<Revocation> {
+    return k.revocations.decode(this.fromCache(k.revocations, this.revocationCache, id));
+  }
+
   // ---- maintenance -------------------------------------------------------------------------------------
 
   async garbageCollect(now: Date): Promise<GarbageCollectionResult> {
@@ -341,6 +364,7 @@ export class KubernetesStorage implements Storage {
       deviceRequests: 0,
       deviceTokens: 0,
       refreshTokens: 0,
+      revocations: 0,
     };
     try {
       if (!(await this.lease.acquire())) return result;
@@ -352,6 +376,7 @@ export class KubernetesStorage implements Storage {
     result.deviceRequests = await this.collect(k.deviceRequests, now);
     result.deviceTokens = await this.collect(k.deviceTokens, now);
     result.refreshTokens = await this.collect(k.refreshTokens, now);
+    result.revocations = await this.collect(k.revocations, now, this.revocationCache);
     return result;
   }
 
@@ -368,7 +393,8 @@ export class KubernetesStorage implements Storage {
   async close(): Promise<void> {
     this.closed = true;
     for (const c of this.caches()) c.stop();
-    this.secretCache?.cache.stop();
+    this.clientSecrets.stop();
+    this.api.close();
   }
 
   // ---- uncached kinds ----------------------------------------------------------------------------------
@@ -451,11 +477,17 @@ export class KubernetesStorage implements Storage {
   }
 
   private caches(): WatchCache[] {
-    return [this.clientCache, this.passwordCache, this.connectorCache, this.keySetCache];
+    return [
+      this.clientCache,
+      this.passwordCache,
+      this.connectorCache,
+      this.keySetCache,
+      this.revocationCache,
+    ];
   }
 
   private cachedPlurals(): Set<string> {
-    return new Set([k.clients, k.passwords, k.connectors, k.keySets].map((x) => x.plural));
+    return new Set([k.clients, k.passwords, k.connectors, k.keySets, k.revocations].map((x) => x.plural));
   }
 
   private fromCache<T>(kind: k.Kind<T>, cache: WatchCache, key: string): KubeObject {
@@ -582,8 +614,7 @@ export class KubernetesStorage implements Storage {
     const c = k.clients.decode(o);
     const ref = k.secretRefOf(o);
     if (!ref) return c;
-    const secrets = await this.secrets();
-    const secret = secrets.byObjectName(ref.name);
+    const secret = await this.clientSecrets.get(ref.name);
     const value = secret?.data?.[ref.key];
     if (value === undefined) {
       throw new UnavailableError(
@@ -600,50 +631,9 @@ export class KubernetesStorage implements Storage {
     };
   }
 
-  /** The Secret cache, started on first need (so Secrets RBAC is only needed when secretRef is used). */
-  private async secrets(): Promise<WatchCache> {
-    if (!this.secretCache) {
-      const cache = new WatchCache(this.api, {
-        resource: 'secrets',
-        path: `/api/v1/namespaces/${this.namespace}/secrets`,
-        list: () => this.api.listSecrets(),
-        keyOf: () => undefined,
-        logger: this.opts.logger,
-      });
-      const ready = cache.start();
-      this.secretCache = { cache, ready };
-      ready.catch(() => {
-        if (this.secretCache?.cache === cache) this.secretCache = undefined;
-      });
-    }
-    const { cache, ready } = this.secretCache;
-    try {
-      await ready;
-    } catch (e) {
-      throw new UnavailableError(
-        `kubernetes storage: cannot watch the Secrets that clients reference: ${describeStartupFailure(e, this.namespace)}`,
-        { cause: e },
-      );
-    }
-    if (this.closed) cache.stop();
-    return cache;
-  }
-
-  /** Starts the Secret cache early once some client (this one, or any) has a secretRef. */
-  private watchSecretsIfReferenced(changed?: KubeObject): void {
-    if (this.secretCache || this.closed) return;
-    const referenced = changed
-      ? k.secretRefOf(changed) !== undefined
-      : this.clientCache.entries().some(([, o]) => k.secretRefOf(o));
-    if (!referenced) return;
-    this.secrets().catch((e: unknown) =>
-      this.opts.logger?.warn({ err: e }, 'kubernetes storage: cannot watch Secrets referenced by clients'),
-    );
-  }
-
   // ---- garbage collection ------------------------------------------------------------------------------
 
-  private async collect<T>(kind: k.Kind<T>, now: Date): Promise<number> {
+  private async collect<T>(kind: k.Kind<T>, now: Date, cache?: WatchCache): Promise<number> {
     const t = now.getTime();
     // Label values are whole seconds: select a superset, then compare at millisecond precision.
     const labelSelector = `${LABEL_EXPIRES}<${Math.floor(t / 1000) + 1}`;
@@ -660,7 +650,7 @@ export class KubernetesStorage implements Storage {
           const expiry = (kind.decode(o) as Expiring).expiry;
           return expiry !== undefined && expiry.getTime() < t;
         });
-        deleted += await this.deleteAll(kind, expired);
+        deleted += await this.deleteAll(kind, expired, cache);
         cont = page.metadata?.continue || undefined;
         if (cont && !(await this.lease.renewIfDue())) break;
       } while (cont);
@@ -671,7 +661,7 @@ export class KubernetesStorage implements Storage {
   }
 
   /** Deletes exactly the versions listed (a token refreshed meanwhile is kept); returns how many went. */
-  private async deleteAll<T>(kind: k.Kind<T>, objects: KubeObject[]): Promise<number> {
+  private async deleteAll<T>(kind: k.Kind<T>, objects: KubeObject[], cache?: WatchCache): Promise<number> {
     let deleted = 0;
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -682,6 +672,7 @@ export class KubernetesStorage implements Storage {
             ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
             ...(o.metadata.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
           });
+          cache?.remove(o);
           deleted++;
         } catch (e) {
           if (!(e instanceof KubeApiError && (e.status === 404 || e.status === 409))) throw e;

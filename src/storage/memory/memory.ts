@@ -14,6 +14,7 @@ import type {
   Page,
   Password,
   RefreshToken,
+  Revocation,
   Storage,
   Updater,
 } from '../storage.js';
@@ -53,6 +54,7 @@ export class MemoryStorage implements Storage {
   private readonly deviceRequests = new MemoryTable<DeviceRequest>('device request');
   private readonly deviceTokens = new MemoryTable<DeviceToken>('device token');
   private readonly keySets = new MemoryTable<KeySet>('key set');
+  private readonly revocations = new MemoryTable<Revocation>('revocation');
 
   constructor(options: MemoryStorageOptions = {}) {
     this.gcPageSize = Math.max(1, options.gcPageSize ?? DEFAULT_PAGE_SIZE);
@@ -200,6 +202,13 @@ export class MemoryStorage implements Storage {
     return this.open().keySets.update(name, updater, (k) => k.name);
   }
 
+  async createRevocation(r: Revocation): Promise<void> {
+    this.open().revocations.create(r.id, r);
+  }
+  async getRevocation(id: string): Promise<Revocation> {
+    return this.open().revocations.get(id);
+  }
+
   async garbageCollect(now: Date): Promise<GarbageCollectionResult> {
     this.open();
     const t = now.getTime();
@@ -211,6 +220,7 @@ export class MemoryStorage implements Storage {
       deviceRequests: await this.deviceRequests.deleteWhere(expired, n),
       deviceTokens: await this.deviceTokens.deleteWhere(expired, n),
       refreshTokens: await this.refreshTokens.deleteWhere(expired, n),
+      revocations: await this.revocations.deleteWhere(expired, n),
     };
   }
 

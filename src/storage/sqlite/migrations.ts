@@ -31,6 +31,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   INSERT INTO counters (name, value) VALUES ('connector_version', 0);
   `,
+  // 2: revoked grants, read on every /userinfo and introspection call (by primary key).
+  `
+  CREATE TABLE revocations (id TEXT PRIMARY KEY, version INTEGER NOT NULL, expiry INTEGER NOT NULL, body TEXT NOT NULL);
+  CREATE INDEX revocations_expiry ON revocations (expiry);
+  `,
 ];
 
 export function schemaVersion(db: DatabaseSync): number {

@@ -16,6 +16,7 @@ import type {
   Page,
   Password,
   RefreshToken,
+  Revocation,
   Storage,
   Updater,
 } from '../storage.js';
@@ -51,6 +52,7 @@ export class SqliteStorage implements Storage {
   private readonly deviceRequests: SqliteTable<DeviceRequest>;
   private readonly deviceTokens: SqliteTable<DeviceToken>;
   private readonly keySets: SqliteTable<KeySet>;
+  private readonly revocations: SqliteTable<Revocation>;
 
   /** Opens (creating if needed) and migrates the database file; ":memory:" gives a private in-memory one. */
   static open(file: string, options: SqliteStorageOptions = {}): SqliteStorage {
@@ -145,6 +147,12 @@ export class SqliteStorage implements Storage {
       what: 'key set',
       keyColumns: ['name'],
       keyOf: (v) => [v.name],
+    });
+    this.revocations = new SqliteTable<Revocation>(db, {
+      table: 'revocations',
+      what: 'revocation',
+      expiryOf,
+      ...byId,
     });
   }
 
@@ -288,6 +296,13 @@ export class SqliteStorage implements Storage {
     return this.open().keySets.update([name], updater);
   }
 
+  async createRevocation(r: Revocation): Promise<void> {
+    this.open().revocations.create(r);
+  }
+  async getRevocation(id: string): Promise<Revocation> {
+    return this.open().revocations.get([id]);
+  }
+
   async garbageCollect(now: Date): Promise<GarbageCollectionResult> {
     this.open();
     const n = this.gcPageSize;
@@ -297,6 +312,7 @@ export class SqliteStorage implements Storage {
       deviceRequests: await this.deviceRequests.deleteExpired(now, n),
       deviceTokens: await this.deviceTokens.deleteExpired(now, n),
       refreshTokens: await this.refreshTokens.deleteExpired(now, n),
+      revocations: await this.revocations.deleteExpired(now, n),
     };
   }
 

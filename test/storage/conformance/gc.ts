@@ -25,6 +25,7 @@ const none: GarbageCollectionResult = {
   deviceRequests: 0,
   deviceTokens: 0,
   refreshTokens: 0,
+  revocations: 0,
 };
 const each = (n: number): GarbageCollectionResult => ({
   authRequests: n,
@@ -32,6 +33,8 @@ const each = (n: number): GarbageCollectionResult => ({
   deviceRequests: n,
   deviceTokens: n,
   refreshTokens: n,
+  // Revocations are seeded and collected by conformance/revocations.ts.
+  revocations: 0,
 });
 
 interface Expiring {

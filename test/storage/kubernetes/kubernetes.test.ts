@@ -32,6 +32,7 @@ const ALL_CRDS = [
   'offlinesessions',
   'passwords',
   'refreshtokens',
+  'revocations',
 ].map((p) => `${p}.latchkey.dev`);
 
 let cp: ControlPlane;
@@ -537,9 +538,13 @@ describe('request counts', () => {
     await s.createKeySet(f.keySet('signing'));
     await s.createConnector(f.connector('ldap'));
     await s.createPassword(f.password('a@example.com'));
+    await s.createRevocation({ id: 'revoked-grant', expiry: new Date(Date.now() + 60_000) });
     tally.reset();
 
     for (let i = 0; i < 3; i++) {
+      // Asked on every /userinfo and introspection call (issue 13 §8): never a request.
+      expect((await s.getRevocation('revoked-grant')).id).toBe('revoked-grant');
+      await expect(s.getRevocation('live-grant')).rejects.toBeInstanceOf(NotFoundError);
       await s.getClient('app');
       await s.getKeySet('signing');
       await s.getConnector('ldap');

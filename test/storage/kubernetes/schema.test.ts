@@ -53,12 +53,13 @@ const EXPECTED: [string, string, string][] = [
   ['DeviceRequest', 'devicerequests', 'lkdr'],
   ['DeviceToken', 'devicetokens', 'lkdt'],
   ['OfflineSessions', 'offlinesessions', 'lkos'],
+  ['Revocation', 'revocations', 'lkrv'],
 ];
 
 describe('CRD manifests', () => {
   it('are one file per kind, namespaced, latchkey.dev/v1, with the agreed names', () => {
     expect(readdirSync(join(REPO_ROOT, 'manifests/crds')).filter((x) => x.endsWith('.yaml'))).toHaveLength(
-      10,
+      11,
     );
     for (const [kind, plural, short] of EXPECTED) {
       const crd = crds.get(`${plural}.latchkey.dev`);
@@ -111,6 +112,7 @@ describe('CRD manifests', () => {
     expect(columns('connectors')).toEqual(expect.arrayContaining(['Type', 'Name']));
     expect(columns('devicerequests')).toEqual(expect.arrayContaining(['Client', 'Expiry']));
     expect(columns('devicetokens')).toEqual(expect.arrayContaining(['Status', 'Expiry']));
+    expect(columns('revocations')).toEqual(['Grant', 'Expiry', 'Age']);
     // Every column path exists in the schema.
     for (const [, crd] of crds) {
       const v = crd.spec.versions[0]!;
@@ -172,6 +174,7 @@ const examples: [codec.Kind<unknown>, unknown][] = [
   [codec.connectors, f.connector('ldap')],
   [codec.deviceRequests, f.deviceRequest('BCDF-GHJK')],
   [codec.deviceTokens, f.deviceToken('dc')],
+  [codec.revocations, { id: 'grant', expiry: new Date('2030-01-01T00:00:00.123+02:00') }],
   [
     codec.keySets,
     {
