@@ -2,12 +2,15 @@ import { loadConfigFile, ConfigError, effectiveConnectors } from '../config/load
 import type { Config } from '../config/types.js';
 import { issuerURL } from '../config/issuer.js';
 import { MemoryStorage } from '../storage/memory/memory.js';
-import { openConnector } from '../connectors/registry.js';
+import { loadConnectorTypes, openConnector } from '../connectors/registry.js';
+import { connectorPath } from '../connectors/config-keys.js';
 import { createLogger } from '../observability/logger.js';
 import { startLatchkey } from '../server/server.js';
 import { USAGE, parseFlags } from './args.js';
 
-const SHUTDOWN_GRACE_MS = 60_000;
+// Requests in flight get this long once the listeners stop accepting (after web.drainDelay). The chart's
+// terminationGracePeriodSeconds (40) covers a 10 s drain delay plus this.
+const SHUTDOWN_GRACE_MS = 20_000;
 
 export async function serveCommand(args: string[]): Promise<number> {
   const flags = parseFlags({
@@ -43,6 +46,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 2;
   }
   const { config, warnings } = loaded;
+  warnings.push(...mockConnectorWarnings(config));
   const webHttp = (values['web-http-addr'] as string | undefined) ?? config.web.http;
   const webHttps = (values['web-https-addr'] as string | undefined) ?? config.web.https;
   if (!webHttp && !webHttps) {
@@ -52,6 +56,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 2;
   }
   if (values.check) {
+    await loadConnectorTypes(effectiveConnectors(config).map((c) => c.type));
     const problems = checkConnectors(config, warnings);
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     if (problems.length > 0) {
@@ -122,6 +127,23 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+/**
+ * Said at every start and by --check: a mock connector logs in a fixed test identity (Kilgore Trout), with
+ * no credential at all (mockCallback) or one written in the config (mockPassword). `insecureSkipVerify` is
+ * said by each connector type that reads it (ldap, oidc, oauth) when it is opened, which both paths do.
+ */
+function mockConnectorWarnings(config: Config): string[] {
+  const what: Record<string, string> = {
+    mockCallback: 'logs anyone in, without a credential, as a fixed test user',
+    mockPassword: 'logs whoever knows the username and password in the config in as a fixed test user',
+  };
+  return effectiveConnectors(config)
+    .filter((c) => what[c.type] !== undefined)
+    .map(
+      (c) => `${connectorPath(c.id)}: type ${c.type} ${what[c.type]}; for tests only, never in production`,
+    );
 }
 
 function loginHints(emails: string[], clients: string[]): string[] {

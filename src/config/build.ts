@@ -212,6 +212,7 @@ function buildStorage(raw: unknown, opts: BuildOptions, f: Findings): StorageCon
         inCluster: s.config.inCluster,
         crdHandling: s.config.crdHandling,
       };
+      if (s.config.watchSecrets) out.watchSecrets = true;
       const kubeConfigFile = nonEmpty(s.config.kubeConfigFile);
       if (kubeConfigFile !== undefined) out.kubeConfigFile = resolvePath(kubeConfigFile, opts.baseDir);
       const namespace = nonEmpty(s.config.namespace);
@@ -259,6 +260,7 @@ function buildWeb(raw: unknown, opts: BuildOptions, f: Findings): WebConfig | un
   if (tlsCert !== undefined) out.tlsCert = resolvePath(tlsCert, opts.baseDir);
   if (tlsKey !== undefined) out.tlsKey = resolvePath(tlsKey, opts.baseDir);
   if (v.tlsMaxVersion !== undefined) out.tlsMaxVersion = TLS[v.tlsMaxVersion];
+  if (v.drainDelay !== undefined) out.drainDelay = v.drainDelay;
   const header = nonEmpty(v.clientRemoteIP?.header);
   if (header !== undefined) out.clientRemoteIP.header = header;
   return out;
@@ -280,6 +282,8 @@ function buildThrottling(raw: unknown, f: Findings): ThrottlingConfig | undefine
     passwordFailuresPerAccount: t.v.passwordFailuresPerAccount ?? 5,
     passwordFailuresPerIP: t.v.passwordFailuresPerIP ?? 50,
     window: t.v.window ?? 15 * 60_000,
+    requestsPerSecondPerIP: t.v.requestsPerSecondPerIP ?? 10,
+    requestBurstPerIP: t.v.requestBurstPerIP ?? 100,
   };
 }
 

@@ -173,7 +173,11 @@ const kubernetesStorage = z.object({
         crdHandling: z
           .enum(['ensure', 'check'])
           .default('ensure')
-          .describe('ensure: create or update the CRDs at start; check: only verify they exist.'),
+          .describe('ensure: create missing CRDs at start; check: only verify they exist.'),
+        watchSecrets: bool(false).describe(
+          'Watch every Secret of the namespace (needs list and watch on secrets) instead of reading the ' +
+            'Secrets clients reference (OAuth2Client.spec.secretRef) one by one by name (needs only get).',
+        ),
       },
       { error: expectedNoun('a mapping') },
     )
@@ -198,6 +202,13 @@ export const webShape = {
     .describe('Extra response headers, e.g. Strict-Transport-Security, X-Frame-Options.'),
   allowedOrigins: stringList().optional().describe('CORS origins; "*" allows any.'),
   allowedHeaders: stringList().optional().describe('CORS request headers; default ["Authorization"].'),
+  drainDelay: duration({ allowZero: true })
+    .optional()
+    .describe(
+      'On SIGTERM, how long to keep serving with readiness false before refusing new connections, so load ' +
+        'balancers take the replica out of rotation first; default "0s". Behind a Service or an ingress: ' +
+        'longer than their endpoint update and the 5 s keep-alive timeout, e.g. "10s".',
+    ),
   clientRemoteIP: z
     .object(
       {
@@ -234,6 +245,12 @@ export const throttlingShape = {
   window: duration({ allowZero: false })
     .optional()
     .describe('How long failures are remembered; default "15m".'),
+  requestsPerSecondPerIP: positiveCount('requests')
+    .optional()
+    .describe('Requests per second one client IP may make to /token and /device (sustained); default 10.'),
+  requestBurstPerIP: positiveCount('requests')
+    .optional()
+    .describe('Requests one client IP may make to /token and /device at once; default 100.'),
 };
 
 export const refreshTokensSchema = z

@@ -19,6 +19,12 @@ export interface KubernetesStorageConfig {
   /** Empty = the pod's namespace, else the kubeconfig context's, else "default" (resolved at open). */
   namespace?: string;
   crdHandling: 'ensure' | 'check';
+  /**
+   * true: the Secrets clients reference are served from a watch of every Secret in the namespace (RBAC
+   * list + watch on secrets). false: each is read by name and kept briefly (RBAC get, which resourceNames
+   * can narrow to those Secrets). Absent = false.
+   */
+  watchSecrets?: boolean;
 }
 export type StorageConfig = MemoryStorageConfig | SqliteStorageConfig | KubernetesStorageConfig;
 
@@ -36,6 +42,8 @@ export interface WebConfig {
   allowedHeaders: string[];
   /** trustedProxies are CIDRs; a bare address in the file becomes its /32 or /128. */
   clientRemoteIP: { header?: string; trustedProxies: string[] };
+  /** On SIGTERM: readiness false and still serving for this long, then new connections refused. */
+  drainDelay?: DurationMs;
 }
 
 export interface TelemetryConfig {
@@ -138,11 +146,14 @@ export interface FrontendConfig {
   extra: Record<string, string>;
 }
 
-/** Limits on password guesses; counters live in memory per replica. */
+/** Limits on password guesses and request rates; counters live in memory per replica. */
 export interface ThrottlingConfig {
   passwordFailuresPerAccount: number;
   passwordFailuresPerIP: number;
   window: DurationMs;
+  /** The token bucket per client address at /token and /device (see server/rate-limit.ts). */
+  requestsPerSecondPerIP: number;
+  requestBurstPerIP: number;
 }
 
 export interface Config {

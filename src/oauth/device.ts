@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type { DeviceRequest, DeviceToken, PKCE, Storage } from '../storage/storage.js';
 import { parseAuthorization, serializeAuthorization, type Authorization } from '../tokens/authorization.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../storage/errors.js';
@@ -7,6 +7,8 @@ import { isSecret, type IdGenerator } from '../util/ids.js';
 import { digest } from './digest.js';
 import { OAuthError } from './errors.js';
 import { verifyCodeVerifier } from './pkce.js';
+import { browserTag, verifyBrowserTag } from './browser-binding.js';
+import { BoundedTable } from '../util/bounded-table.js';
 
 /** RFC 8628 §6.1: no vowels (no words), no look-alikes; 20^8 ≈ 2.6·10^10 codes, guesses throttled. */
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
@@ -27,14 +29,52 @@ export function normalizeUserCode(input: unknown): string | undefined {
 }
 
 /**
+ * Binds a device login to the browser that entered its user code: a tag only that browser can compute (from
+ * its binding value, see browser-binding.ts) for that user code. It is handed to the browser in a cookie when
+ * the code is accepted, and the login's code carries its S256 challenge as PKCE, with /device/callback as the
+ * client presenting the verifier. So the callback refuses another browser (no or another tag) before any
+ * storage call, and a code cannot be redeemed for another user code than the one it was issued for: a leaked
+ * callback URL with `state` swapped for an attacker's own user code fails the PKCE check.
+ */
+export function deviceLoginTag(browserValue: string, userCode: string): string {
+  return browserTag(browserValue, `device-login:${userCode}`);
+}
+
+/** Whether `presented` is the tag of this browser for this user code. */
+export function verifyDeviceLoginTag(
+  browserValue: string | undefined,
+  userCode: string,
+  presented: unknown,
+): boolean {
+  return verifyBrowserTag(browserValue, `device-login:${userCode}`, presented);
+}
+
+/** The PKCE challenge of a device login's code, for the verifier deviceLoginTag gives. */
+export function deviceLoginPKCE(tag: string): PKCE {
+  return {
+    codeChallenge: createHash('sha256').update(tag, 'ascii').digest('base64url'),
+    codeChallengeMethod: 'S256',
+  };
+}
+
+/**
  * The device authorization grant (RFC 8628), better than Dex: requests only from registered (and, when
  * confidential, authenticated) clients; the device code is bound to its client and redeemable once; a poll
  * that finds the login still pending writes nothing; device codes are stored as digests, and the grant is
  * kept as claims, not as minted tokens.
  */
+/**
+ * Device codes whose poll pace this replica remembers. When full the oldest are forgotten: a forgotten
+ * device only escapes one `slow_down`, its next poll is paced again.
+ */
+const MAX_TRACKED_POLLS = 100_000;
+
 export class DeviceFlow {
   /** Last poll per device code (this replica's view), for slow_down without a storage write per poll. */
-  private readonly polls = new Map<string, { at: number; interval: number; expiresAt: number }>();
+  private readonly polls = new BoundedTable<{ at: number; interval: number; expiresAt: number }>(
+    MAX_TRACKED_POLLS,
+    (poll, now) => poll.expiresAt <= now,
+  );
 
   constructor(
     private readonly storage: Storage,
@@ -145,17 +185,14 @@ export class DeviceFlow {
   }
 
   private checkPace(codeDigest: string, token: DeviceToken, now: number): void {
-    if (this.polls.size > 10_000) {
-      for (const [k, v] of this.polls) if (v.expiresAt <= now) this.polls.delete(k);
-    }
-    const last = this.polls.get(codeDigest);
+    const last = this.polls.get(codeDigest, now);
     const interval = last?.interval ?? token.pollInterval;
     if (last && now - last.at < interval * 1000) {
       // RFC 8628 §3.5: slow down by 5 seconds, for this and every later poll.
-      this.polls.set(codeDigest, { at: now, interval: interval + 5, expiresAt: token.expiry.getTime() });
+      this.polls.set(codeDigest, { at: now, interval: interval + 5, expiresAt: token.expiry.getTime() }, now);
       throw new OAuthError('slow_down', `Poll at most every ${interval + 5} seconds.`);
     }
-    this.polls.set(codeDigest, { at: now, interval, expiresAt: token.expiry.getTime() });
+    this.polls.set(codeDigest, { at: now, interval, expiresAt: token.expiry.getTime() }, now);
   }
 
   private async setStatus(

@@ -111,19 +111,24 @@ export class LoginCompletion {
     return request;
   }
 
-  /** The user approved: the code replaces the AuthRequest (one write, one delete). */
+  /**
+   * The user approved: the code replaces the AuthRequest (one delete, one write). The delete comes first and
+   * is the single-use step: storage lets exactly one of several concurrent deletes succeed, on any replica,
+   * so an approval posted twice (two tabs, a double click, a replay on another replica) yields one code; the
+   * others get LoginAlreadyFinishedError. Should storage fail between the delete and the code, the user
+   * starts the login again: losing one login is better than two codes for it.
+   */
   async approve(request: AuthRequest): Promise<LoginOutcome> {
-    const outcome = await this.issue(
+    await this.take(request.id);
+    return this.issue(
       { ...authorizationOf(request), redirectURI: request.redirectURI, pkce: request.pkce },
       request.state,
     );
-    await this.deleteQuietly(request.id);
-    return outcome;
   }
 
   /** The user declined: the client learns `access_denied` (its redirect URI was verified at /auth). */
   async reject(request: AuthRequest): Promise<LoginOutcome> {
-    await this.deleteQuietly(request.id);
+    await this.take(request.id);
     if (request.redirectURI === OOB_REDIRECT_URI) throw new OAuthError('access_denied', 'Approval rejected.');
     return {
       kind: 'redirect',
@@ -147,7 +152,7 @@ export class LoginCompletion {
 
   /** Drops a pending login without an answer to the client (the device flow answers by polling). */
   async discard(request: AuthRequest): Promise<void> {
-    await this.deleteQuietly(request.id);
+    await this.take(request.id);
   }
 
   /**
@@ -168,13 +173,23 @@ export class LoginCompletion {
     this.recent.set(request.id, request);
   }
 
-  private async deleteQuietly(id: string): Promise<void> {
+  /** Deletes the AuthRequest as the one step that finishes it; whoever finds it gone lost the race. */
+  private async take(id: string): Promise<void> {
     this.recent.delete(id);
     try {
       await this.storage.deleteAuthRequest(id);
     } catch (e) {
-      if (!isNotFound(e)) throw e;
+      if (isNotFound(e)) throw new LoginAlreadyFinishedError(id);
+      throw e;
     }
+  }
+}
+
+/** The approval was already answered (approved or declined), here or on another replica. */
+export class LoginAlreadyFinishedError extends Error {
+  constructor(readonly authRequestID: string) {
+    super(`auth request ${authRequestID} was already approved or declined`);
+    this.name = 'LoginAlreadyFinishedError';
   }
 }
 

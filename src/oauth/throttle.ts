@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ThrottlingConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
+import { BoundedTable } from '../util/bounded-table.js';
 
 // Limits on password guesses (Dex has none: dexidp/dex#1671), in memory per replica. Two guards:
 // - per account: after `passwordFailuresPerAccount` failures the next attempt waits, the wait doubling with
@@ -17,47 +18,6 @@ const FIRST_DELAY_MS = 5_000;
 const MAX_DELAY_MS = 5 * 60_000;
 /** Entries per table (an account entry is ~100 bytes: keys are fixed-size digests). */
 export const MAX_TRACKED = 100_000;
-
-/**
- * A Map with a hard size: expired entries are swept when it is full, then the oldest (first inserted)
- * go. Forgetting a counter early only ever lets one more attempt through; it never refuses one.
- */
-class BoundedTable<V> {
-  private readonly entries = new Map<string, V>();
-
-  constructor(
-    private readonly max: number,
-    private readonly expired: (v: V, now: number) => boolean,
-  ) {}
-
-  get(key: string, now: number): V | undefined {
-    const v = this.entries.get(key);
-    if (v !== undefined && this.expired(v, now)) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return v;
-  }
-
-  set(key: string, value: V, now: number): void {
-    if (!this.entries.has(key) && this.entries.size >= this.max) {
-      for (const [k, v] of this.entries) if (this.expired(v, now)) this.entries.delete(k);
-      for (const k of this.entries.keys()) {
-        if (this.entries.size < this.max) break;
-        this.entries.delete(k);
-      }
-    }
-    this.entries.set(key, value);
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
 
 /** A count of events within a fixed window that starts with the first one. */
 interface Window {
@@ -116,7 +76,10 @@ export class PasswordThrottle {
   private readonly perIP: WindowCounter;
 
   constructor(
-    private readonly limits: ThrottlingConfig,
+    private readonly limits: Pick<
+      ThrottlingConfig,
+      'passwordFailuresPerAccount' | 'passwordFailuresPerIP' | 'window'
+    >,
     private readonly clock: Clock,
     max = MAX_TRACKED,
   ) {

@@ -2,18 +2,18 @@ import express from 'express';
 import cookieParser from 'cookie-parser';
 import type { JwtSigner } from '../keys/signer.js';
 import type { HealthChecker } from '../observability/health.js';
-import { OAuthError } from '../oauth/errors.js';
 import { frontendAssets } from '../frontend/static.js';
 import type { ServerContext } from './context.js';
 import { formBody } from './form.js';
 import { authorizeRoutes } from './authorize.js';
 import { approvalRoutes } from './approval.js';
-import { servedGrantTypes, sendOAuthError, tokenRoutes } from './token/index.js';
+import { servedGrantTypes, tokenRoutes } from './token/index.js';
 import { introspectionRoutes } from './introspection.js';
 import { revocationRoutes } from './revocation.js';
 import { userinfoRoutes } from './userinfo.js';
 import { deviceRoutes } from './device.js';
-import { renderErrorPage } from './pages.js';
+import { requestRateLimit } from './rate-limit.js';
+import { renderErrorPage, sendClientError } from './pages.js';
 import { isStorageUnavailable } from './storage-errors.js';
 import { Discovery } from './discovery.js';
 import { requestLog } from './request-log.js';
@@ -26,7 +26,7 @@ import { webHealthRoutes } from './health-routes.js';
 export interface AppDeps {
   ctx: ServerContext;
   signer: JwtSigner;
-  health: HealthChecker;
+  health: Pick<HealthChecker, 'status'>;
 }
 
 /**
@@ -71,6 +71,8 @@ export function createWebApp(deps: AppDeps): express.Express {
   const router = express.Router();
   const cors = corsFor(config.web);
   router.use(['/.well-known/openid-configuration', '/keys', '/token', '/userinfo'], cors);
+  // Before any route that reads storage for a request anyone can make (rate-limit.ts says which addresses).
+  router.use(['/token', '/device'], requestRateLimit(ctx));
   // The routes are disjoint; the hot path (the token endpoint) is matched first.
   router.use(tokenRoutes(ctx));
   router.use(wellKnownRoutes(discovery, deps.signer));
@@ -85,19 +87,13 @@ export function createWebApp(deps: AppDeps): express.Express {
 
   app.use(config.issuerPath || '/', router);
 
-  app.use((_req, res) => {
-    res.status(404).type('text/plain').send('Not found');
-  });
+  app.use((req, res) => sendClientError(ctx, req, res, 404, 'There is no such page or endpoint.'));
   app.use(((err, req, res, _next) => {
     if (res.headersSent) return;
     // Body-parser errors (too large, too many parameters, bad encoding) are the client's fault.
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      if (req.path.endsWith('/token') || req.path.includes('/token/')) {
-        sendOAuthError(res, new OAuthError('invalid_request', 'The request body could not be read.', status));
-      } else {
-        void renderErrorPage(ctx, res, status, 'The request could not be read.');
-      }
+      void sendClientError(ctx, req, res, status, 'The request could not be read.');
       return;
     }
     if (isStorageUnavailable(err)) {

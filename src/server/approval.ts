@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { CROSS_CLIENT_PREFIX } from '../oauth/scopes.js';
 import { OAuthError } from '../oauth/errors.js';
+import { LoginAlreadyFinishedError } from '../oauth/login.js';
 import { browserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { renderErrorPage, renderPage } from './pages.js';
 import { sendOutcome } from './authorize.js';
@@ -15,6 +16,9 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
 
 const EXPIRED =
   'This approval request has expired or belongs to another browser. Go back to the application and sign in again.';
+
+const ALREADY_ANSWERED =
+  'This request was already answered, perhaps in another tab. If the application did not continue, go back to it and sign in again.';
 
 /**
  * The consent step (reference §1 /approval): GET shows approval.html, POST approves or declines. Both need
@@ -51,25 +55,30 @@ export function approvalRoutes(ctx: ServerContext): Router {
       body.csrf_token,
     );
     if (!request) return renderErrorPage(ctx, res, 403, EXPIRED);
-    if (body.approval === 'approve') {
-      const outcome = await ctx.logins.approve(request);
-      req.log.info(
-        { client: request.clientID, connector: request.connectorID, user: request.claims.userID },
-        'approved',
-      );
-      return sendOutcome(ctx, res, outcome, 303);
-    }
-    req.log.info({ client: request.clientID, user: request.claims.userID }, 'approval rejected');
-    if (request.redirectURI === deviceCallbackURL(ctx)) {
-      // A device login has no redirect to carry the refusal: the device learns it at its next poll.
-      await ctx.logins.discard(request);
-      const device = await ctx.device.request(request.state);
-      if (device) await ctx.device.deny(device);
-      return renderErrorPage(ctx, res, 403, 'You denied the device access.');
-    }
     try {
-      return await sendOutcome(ctx, res, await ctx.logins.reject(request), 303);
+      if (body.approval === 'approve') {
+        const outcome = await ctx.logins.approve(request);
+        req.log.info(
+          { client: request.clientID, connector: request.connectorID, user: request.claims.userID },
+          'approved',
+        );
+        return await sendOutcome(ctx, res, outcome, 303);
+      }
+      if (request.redirectURI === deviceCallbackURL(ctx)) {
+        // A device login has no redirect to carry the refusal: the device learns it at its next poll.
+        await ctx.logins.discard(request);
+        req.log.info({ client: request.clientID, user: request.claims.userID }, 'approval rejected');
+        const device = await ctx.device.request(request.state);
+        if (device) await ctx.device.deny(device);
+        return await renderErrorPage(ctx, res, 403, 'You denied the device access.');
+      }
+      const outcome = await ctx.logins.reject(request);
+      req.log.info({ client: request.clientID, user: request.claims.userID }, 'approval rejected');
+      return await sendOutcome(ctx, res, outcome, 303);
     } catch (e) {
+      // The same approval answered twice (a double click, two tabs, a replay on another replica): the first
+      // answer stands, and this one says so instead of issuing a second code.
+      if (e instanceof LoginAlreadyFinishedError) return renderErrorPage(ctx, res, 409, ALREADY_ANSWERED);
       // An out-of-band client has no redirect to carry the refusal: tell the user instead.
       if (e instanceof OAuthError) return renderErrorPage(ctx, res, 403, e.description);
       throw e;

@@ -2,7 +2,14 @@ import { Router, type Request } from 'express';
 import { OAuthError } from '../oauth/errors.js';
 import { parseCodeChallenge } from '../oauth/pkce.js';
 import { splitScopes, validateScopes } from '../oauth/scopes.js';
-import { normalizeUserCode, DEFAULT_POLL_INTERVAL_SECONDS } from '../oauth/device.js';
+import {
+  DEFAULT_POLL_INTERVAL_SECONDS,
+  deviceLoginPKCE,
+  deviceLoginTag,
+  normalizeUserCode,
+  verifyDeviceLoginTag,
+} from '../oauth/device.js';
+import { verifyCodeVerifier } from '../oauth/pkce.js';
 import { authorizationOf } from '../tokens/authorization.js';
 import { CodeNotFoundError } from '../oauth/codes.js';
 import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
@@ -14,11 +21,15 @@ import { noStore, sendOAuthError } from './token/index.js';
 import { renderErrorPage, renderPage } from './pages.js';
 import { beginLogin } from './authorize.js';
 import { issuerURL } from '../config/issuer.js';
+import type { PKCE } from '../storage/storage.js';
 
 /** Device authorization requests one client may make from one IP per window (RFC 8628 §5.1 asks for a limit). */
 export const DEVICE_REQUESTS_PER_CLIENT_IP = 20;
 /** The same, per client alone, when the address is shared by many clients (a NAT, an ingress). */
 export const DEVICE_REQUESTS_PER_CLIENT = 1_000;
+
+/** Holds the tag binding a device login to the browser that entered its user code (oauth/device.ts). */
+const DEVICE_LOGIN_COOKIE = 'latchkey_device_login';
 
 export function deviceCallbackURL(ctx: ServerContext): string {
   return issuerURL(ctx.config.issuer, '/device/callback');
@@ -116,6 +127,16 @@ export function deviceRoutes(ctx: ServerContext): Router {
         true,
       );
     }
+    // The CSRF check above proved the browser holds its binding value.
+    const tag = deviceLoginTag(browserValue(req)!, request.userCode);
+    res.cookie(DEVICE_LOGIN_COOKIE, tag, {
+      httpOnly: true,
+      // Lax: sent on the top-level GET that ends the login at /device/callback (from an upstream too).
+      sameSite: 'lax',
+      secure: ctx.config.issuer.startsWith('https:'),
+      path: issuerRoute(ctx, '/device/callback'),
+      maxAge: Math.max(0, request.expiry.getTime() - ctx.clock.now().getTime()),
+    });
     await beginLogin(ctx, req, res, {
       clientID: request.clientID,
       redirectURI: deviceCallbackURL(ctx),
@@ -123,7 +144,7 @@ export function deviceRoutes(ctx: ServerContext): Router {
       scopes: request.scopes,
       state: request.userCode,
       nonce: '',
-      pkce: { codeChallenge: '', codeChallengeMethod: '' },
+      pkce: deviceLoginPKCE(tag),
       prompt: [],
       forceApproval: false,
     });
@@ -131,6 +152,17 @@ export function deviceRoutes(ctx: ServerContext): Router {
 
   router.get('/device/callback', async (req, res) => {
     const userCode = normalizeUserCode(req.query.state);
+    // Only the browser that entered the user code may finish its login; anyone else is refused before any
+    // storage call (a callback URL that leaked, or one with `state` naming someone else's device).
+    const tag = (req.cookies as Record<string, unknown> | undefined)?.[DEVICE_LOGIN_COOKIE];
+    if (userCode && !verifyDeviceLoginTag(browserValue(req), userCode, tag)) {
+      return renderErrorPage(
+        ctx,
+        res,
+        403,
+        'This device login was started in another browser. Enter the code shown on the device here.',
+      );
+    }
     const request = userCode ? await ctx.device.request(userCode) : undefined;
     if (!request || typeof req.query.code !== 'string') {
       return renderErrorPage(
@@ -149,7 +181,11 @@ export function deviceRoutes(ctx: ServerContext): Router {
       }
       throw e;
     }
-    if (code.clientID !== request.clientID || code.redirectURI !== deviceCallbackURL(ctx)) {
+    if (
+      code.clientID !== request.clientID ||
+      code.redirectURI !== deviceCallbackURL(ctx) ||
+      !verifiesDeviceLogin(code.pkce, tag as string)
+    ) {
       return renderErrorPage(ctx, res, 400, 'This login does not belong to that device.');
     }
     try {
@@ -159,6 +195,7 @@ export function deviceRoutes(ctx: ServerContext): Router {
         return renderErrorPage(ctx, res, 409, 'This device login was already finished.');
       throw e;
     }
+    res.clearCookie(DEVICE_LOGIN_COOKIE, { path: issuerRoute(ctx, '/device/callback') });
     const client = await findClient(ctx.storage, request.clientID);
     req.log.info(
       { client: request.clientID, connector: code.connectorID, user: code.claims.userID },
@@ -168,4 +205,15 @@ export function deviceRoutes(ctx: ServerContext): Router {
   });
 
   return router;
+}
+
+/** Whether the code was issued for the device login this browser's tag names (its PKCE challenge). */
+function verifiesDeviceLogin(pkce: PKCE, tag: string): boolean {
+  try {
+    verifyCodeVerifier(pkce, tag);
+    return pkce.codeChallengeMethod === 'S256';
+  } catch (e) {
+    if (e instanceof OAuthError) return false;
+    throw e;
+  }
 }

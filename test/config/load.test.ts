@@ -78,14 +78,26 @@ describe('parseConfig: defaults', () => {
       enablePasswordDB: false,
       staticPasswords: [],
       frontend: { theme: 'light', issuer: 'Latchkey', logoURL: 'theme/logo.png', extra: {} },
-      throttling: { passwordFailuresPerAccount: 5, passwordFailuresPerIP: 50, window: 15 * 60_000 },
+      throttling: {
+        passwordFailuresPerAccount: 5,
+        passwordFailuresPerIP: 50,
+        window: 15 * 60_000,
+        requestsPerSecondPerIP: 10,
+        requestBurstPerIP: 100,
+      },
     } satisfies Config);
   });
 
   it('reads the throttling limits and names bad values by path', () => {
     expect(
       load(`${BASE}\nthrottling:\n  passwordFailuresPerAccount: 3\n  window: 1h\n`).config.throttling,
-    ).toEqual({ passwordFailuresPerAccount: 3, passwordFailuresPerIP: 50, window: 3600_000 });
+    ).toEqual({
+      passwordFailuresPerAccount: 3,
+      passwordFailuresPerIP: 50,
+      window: 3600_000,
+      requestsPerSecondPerIP: 10,
+      requestBurstPerIP: 100,
+    });
     expect(
       problems(`${BASE}\nthrottling:\n  passwordFailuresPerAccount: 0\n  passwordFailuresPerIP: 2.5\n`),
     ).toEqual([

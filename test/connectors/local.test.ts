@@ -145,6 +145,38 @@ describe('local connector: an unknown user costs what a known one costs', () => 
     expect(hashes).toEqual([DUMMY_HASH]);
   });
 
+  it('compares an unknown user against a dummy as dear as the static and stored hashes', async () => {
+    const hash11 = await bcrypt.hash(PASSWORD, 11);
+    const storage = withStaticOverlay(new MemoryStorage(), {
+      clients: [],
+      connectors: [],
+      passwords: [jane(hash11, { email: 'static@example.com', userID: 'static' })],
+    });
+    await storage.createPassword(jane(hash10));
+    const { connector, hashes } = await setup(storage);
+    expect(await connector.login(scopes, 'nobody@example.com', PASSWORD)).toBeUndefined();
+    expect(hashes.map((h) => bcrypt.getRounds(h))).toEqual([11]);
+    expect(hashes[0]).not.toBe(hash11);
+    expect(await bcrypt.compare(PASSWORD, hashes[0]!)).toBe(false);
+  });
+
+  it('raises the dummy cost when a login reads a dearer hash stored after the first scan', async () => {
+    const { storage, connector, hashes } = await setup();
+    await storage.createPassword(jane(hash10));
+    expect(await connector.login(scopes, 'nobody@example.com', PASSWORD)).toBeUndefined();
+    let scans = 0;
+    const list = storage.listPasswords.bind(storage);
+    storage.listPasswords = (...a) => (scans++, list(...a));
+    await storage.createPassword(
+      jane(await bcrypt.hash(PASSWORD, 12), { email: 'dear@example.com', userID: 'dear' }),
+    );
+    expect(await connector.login(scopes, 'dear@example.com', 'wrong')).toBeUndefined();
+    expect(await connector.login(scopes, 'nobody@example.com', PASSWORD)).toBeUndefined();
+    expect(hashes.map((h) => bcrypt.getRounds(h))).toEqual([10, 12, 12]);
+    // Learnt from the login's own read: no scan per login.
+    expect(scans).toBe(0);
+  });
+
   it('compares against the dummy hash for an empty password, and never accepts it', async () => {
     const { storage, connector, hashes } = await setup();
     const emptyHash = await bcrypt.hash('', 10);

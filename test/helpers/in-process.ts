@@ -27,6 +27,8 @@ export async function startInProcess(
     clock?: ManualClock;
     env?: NodeJS.ProcessEnv;
     connectorHttp?: HttpClientFactory;
+    /** More keys of the `web` section (indented YAML lines), e.g. clientRemoteIP. */
+    web?: string;
   } = {},
 ): Promise<InProcessServer> {
   const port = await freePort();
@@ -34,7 +36,7 @@ export async function startInProcess(
   const text = [
     `issuer: ${issuer}`,
     'storage:\n  type: memory',
-    `web:\n  http: 127.0.0.1:${port}`,
+    `web:\n  http: 127.0.0.1:${port}${opts.web ? `\n${opts.web}` : ''}`,
     'logger:\n  level: debug\n  format: json',
     yaml,
   ].join('\n');

@@ -9,7 +9,7 @@ import { AuthCodes } from '../../src/oauth/codes.js';
 import { digest } from '../../src/oauth/digest.js';
 import { OAuthError } from '../../src/oauth/errors.js';
 import type { LoginOutcome } from '../../src/oauth/login.js';
-import { approvalTag, claimsOf, LoginCompletion } from '../../src/oauth/login.js';
+import { approvalTag, claimsOf, LoginAlreadyFinishedError, LoginCompletion } from '../../src/oauth/login.js';
 import { OOB_REDIRECT_URI } from '../../src/oauth/redirect-uri.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite.js';
 import type { AuthRequest } from '../../src/storage/storage.js';
@@ -248,6 +248,24 @@ describe('the approval step', () => {
     });
   });
 
+  it('approve is single-use: of two concurrent approvals exactly one gets a code', async () => {
+    const { authRequestID, tag } = await approvalOf();
+    // Two replicas (or two requests racing past the same replica's cache) that both read the request.
+    const [a, b] = [logins(false), logins(false)];
+    const requests = await Promise.all([
+      a.pendingApproval(authRequestID, browser, tag),
+      b.pendingApproval(authRequestID, browser, tag),
+    ]);
+    const results = await Promise.allSettled([a.approve(requests[0]!), b.approve(requests[1]!)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = results.find((r) => r.status === 'rejected')!;
+    expect(lost.reason).toBeInstanceOf(LoginAlreadyFinishedError);
+    expect(count('auth_codes')).toBe(1);
+    expect(count('auth_requests')).toBe(0);
+    // Declining after the approval is refused the same way: the login is finished.
+    await expect(a.reject(requests[0]!)).rejects.toBeInstanceOf(LoginAlreadyFinishedError);
+  });
+
   it('approve for an out-of-band client shows the code', async () => {
     const { authRequestID, tag } = await approvalOf({ redirectURI: OOB_REDIRECT_URI });
     const l = logins(false);
@@ -273,8 +291,9 @@ describe('the approval step', () => {
     const { authRequestID, tag } = await approvalOf({ redirectURI: OOB_REDIRECT_URI });
     const l = logins(false);
     const request = (await l.pendingApproval(authRequestID, browser, tag))!;
-    await expect(l.reject(request)).rejects.toEqual(new OAuthError('access_denied', 'Approval rejected.'));
-    await expect(l.reject(request)).rejects.toMatchObject({ error: 'access_denied', status: 403 });
+    const refused = l.reject(request);
+    await expect(refused).rejects.toEqual(new OAuthError('access_denied', 'Approval rejected.'));
+    await expect(refused).rejects.toMatchObject({ error: 'access_denied', status: 403 });
     expect(count('auth_requests')).toBe(0);
     expect(count('auth_codes')).toBe(0);
   });

@@ -59,27 +59,15 @@ export interface LdapConfig {
   bindDN: string;
   bindPW: string;
   usernamePrompt: string;
+  /**
+   * The `email_verified` of every identity. Dex claims true for every LDAP user (its connector hard-codes it),
+   * so that is the default; a directory whose mail attribute users can set themselves should say false.
+   */
+  emailVerified: boolean;
   userSearch: UserSearchConfig;
   /** Undefined when no group baseDN is configured: no groups are looked up. */
   groupSearch?: GroupSearchConfig;
 }
-
-/** The top-level keys `type: ldap` reads (for the registry's warning about the others). */
-export const LDAP_CONFIG_KEYS = [
-  'host',
-  'insecureNoSSL',
-  'insecureSkipVerify',
-  'startTLS',
-  'rootCA',
-  'rootCAData',
-  'clientCert',
-  'clientKey',
-  'bindDN',
-  'bindPW',
-  'usernamePrompt',
-  'userSearch',
-  'groupSearch',
-] as const;
 
 const USER_SEARCH_KEYS = [
   'baseDN',
@@ -164,6 +152,7 @@ export function parseLdapConfig(
       bindDN,
       bindPW,
       usernamePrompt: top.string('usernamePrompt') ?? 'Username',
+      emailVerified: top.optionalBoolean('emailVerified') ?? true,
       userSearch,
       ...(groupSearch ? { groupSearch } : {}),
     },
@@ -231,6 +220,11 @@ function readTLS(
       );
     }
     return { insecureSkipVerify: false };
+  }
+  if (insecureSkipVerify) {
+    warnings.push(
+      `${top.keyPath('insecureSkipVerify')}: the directory's TLS certificate is not checked, so anyone in between can read every password (never do this in production)`,
+    );
   }
   const tls: LdapTLSConfig = { insecureSkipVerify };
   if (rootCAData !== undefined) {

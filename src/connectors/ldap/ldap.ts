@@ -261,7 +261,14 @@ export class LdapConnector implements PasswordConnector, RefreshConnector {
         UNUSABLE_ENTRY,
       );
     }
-    return { userID, username, preferredUsername, email, emailVerified: true, groups: [] };
+    return {
+      userID,
+      username,
+      preferredUsername,
+      email,
+      emailVerified: this.config.emailVerified,
+      groups: [],
+    };
   }
 
   /**

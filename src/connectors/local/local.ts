@@ -8,11 +8,14 @@ import {
   type PasswordConnector,
   type RefreshConnector,
 } from '../connector.js';
-import { DUMMY_HASH, bcryptCompare, checkHash, type CompareFn } from './bcrypt-hash.js';
+import { MIN_COST, bcryptCompare, bcryptCost, checkHash, dummyHash, type CompareFn } from './bcrypt-hash.js';
 
 // The password database (`enablePasswordDB`): static passwords from the config and stored ones, both read
 // through storage. Every login attempt costs one bcrypt comparison, whether or not the account exists, its
 // hash is usable or the password is empty, so response time does not tell an attacker which accounts exist.
+// The comparison for a missing account uses a dummy hash at the highest cost among the real ones: learnt once
+// from a scan of the passwords (static ones included) at the first login, then from every hash a login
+// reads, so a dearer hash stored later raises it without another scan.
 
 export const LOCAL_CONNECTOR_ID = 'local';
 
@@ -36,6 +39,10 @@ export class LocalConnector implements PasswordConnector, RefreshConnector {
   private readonly id: string;
   private readonly logger: LocalConnectorOptions['logger'];
   private readonly compare: CompareFn;
+  /** The highest bcrypt cost among the usable hashes seen so far. */
+  private highestCost = MIN_COST;
+  /** The one scan of the passwords' costs; undefined until the first login, or after it failed. */
+  private costScan: Promise<void> | undefined;
 
   constructor(
     private readonly storage: Storage,
@@ -56,12 +63,15 @@ export class LocalConnector implements PasswordConnector, RefreshConnector {
     let hash: string | undefined;
     if (entry !== undefined) {
       const check = checkHash(entry.hash);
-      if (check.ok) hash = check.hash;
-      else this.logger?.warn({ connector: this.id, userID: entry.userID }, `login refused: ${check.reason}`);
+      if (check.ok) {
+        hash = check.hash;
+        this.noteCost(hash);
+      } else
+        this.logger?.warn({ connector: this.id, userID: entry.userID }, `login refused: ${check.reason}`);
     }
     // An empty password is never accepted, not even against a hash of the empty string.
     const candidate = password === '' ? undefined : hash;
-    const matches = await this.compare(password, candidate ?? DUMMY_HASH);
+    const matches = await this.compare(password, candidate ?? (await this.dummy()));
     return candidate !== undefined && matches && entry !== undefined
       ? identityOf(entry, scopes.offlineAccess)
       : undefined;
@@ -81,6 +91,38 @@ export class LocalConnector implements PasswordConnector, RefreshConnector {
       throw new RefreshDeniedError('the password entry now belongs to another user ID');
     }
     return identityOf(entry, true);
+  }
+
+  /** A dummy hash as dear as the dearest real one (see the top of this file). */
+  private async dummy(): Promise<string> {
+    this.costScan ??= this.scanCosts().catch((err: unknown) => {
+      // Try again at the next login; meanwhile the costs seen so far stand.
+      this.costScan = undefined;
+      this.logger?.warn({ connector: this.id, err }, 'cannot read the password costs');
+    });
+    await this.costScan;
+    return dummyHash(this.highestCost);
+  }
+
+  private async scanCosts(): Promise<void> {
+    let next: string | undefined;
+    do {
+      const page = await this.storage.listPasswords(next === undefined ? {} : { continue: next });
+      for (const p of page.items) {
+        const check = checkHash(p.hash);
+        if (check.ok) this.noteCost(check.hash);
+      }
+      next = page.continue;
+    } while (next !== undefined);
+  }
+
+  private noteCost(hash: string): void {
+    const cost = bcryptCost(hash) ?? MIN_COST;
+    if (cost > this.highestCost) {
+      this.highestCost = cost;
+      // Made now, so the next unknown user does not wait for it.
+      void dummyHash(cost).catch(() => {});
+    }
   }
 
   private async find(email: string): Promise<Password | undefined> {

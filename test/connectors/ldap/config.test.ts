@@ -1,6 +1,6 @@
 import { ConnectorConfigError } from '../../../src/connectors/config-keys.js';
 import { parseLdapConfig, type LdapConfig } from '../../../src/connectors/ldap/config.js';
-import { openConnector } from '../../../src/connectors/registry.js';
+import { loadConnectorTypes, openConnector } from '../../../src/connectors/registry.js';
 import { LdapConnector } from '../../../src/connectors/ldap/ldap.js';
 import { MemoryStorage } from '../../../src/storage/memory/memory.js';
 import { RecordingLogger } from '../helpers.js';
@@ -74,6 +74,7 @@ describe('ldap config: defaults', () => {
       bindDN: '',
       bindPW: '',
       usernamePrompt: 'Username',
+      emailVerified: true,
       userSearch: {
         baseDN: 'cn=Users,dc=example,dc=com',
         username: [{ kind: 'equality', attribute: 'sAMAccountName', text: 'sAMAccountName' }],
@@ -175,6 +176,25 @@ describe('ldap config: defaults', () => {
     expect(config.tls.key).toContain('PRIVATE KEY');
   });
 
+  it('says email_verified true by default, as Dex does, and false when configured so', () => {
+    expect(parse(minimal()).config.emailVerified).toBe(true);
+    expect(parse(minimal({ emailVerified: false })).config.emailVerified).toBe(false);
+    expect(parse(minimal({ EmailVerified: false })).config.emailVerified).toBe(false);
+    expect(problem(minimal({ emailVerified: 'no' }))).toBe(
+      'connectors[ldap].config.emailVerified: expected true or false, got string',
+    );
+  });
+
+  it('warns that insecureSkipVerify leaves the directory unchecked', () => {
+    for (const transport of [{}, { startTLS: true }]) {
+      expect(parse(minimal({ ...transport, insecureSkipVerify: true })).warnings).toEqual([
+        expect.stringMatching(
+          /^connectors\[ldap\]\.config\.insecureSkipVerify: the directory's TLS certificate is not checked/,
+        ),
+      ]);
+    }
+  });
+
   it('warns about keys it does not read and TLS settings that plain LDAP ignores', () => {
     const { warnings } = parse(
       minimal({
@@ -189,7 +209,8 @@ describe('ldap config: defaults', () => {
     ]);
   });
 
-  it('is what the registry opens for type ldap, warning about unknown top-level keys', () => {
+  it('is what the registry opens for type ldap, warning about unknown top-level keys', async () => {
+    await loadConnectorTypes(['ldap']);
     const logger = new RecordingLogger();
     const connector = openConnector(
       { id: 'ad', type: 'ldap', name: 'AD', config: minimal({ hots: 'typo' }) },

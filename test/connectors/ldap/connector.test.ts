@@ -98,6 +98,14 @@ describe('ldap connector against slapd: login', () => {
     });
   });
 
+  it('says email_verified false for every user when emailVerified is false', async () => {
+    const { connector } = open(adConfig({ emailVerified: false }));
+    expect(await connector.login(scopes, 'plain', 'plain-password')).toMatchObject({
+      email: 'plain@example.com',
+      emailVerified: false,
+    });
+  });
+
   it('logs an AD user in by sAMAccountName and by userPrincipalName, with nested groups', async () => {
     const { connector } = open(withPreferred());
     for (const login of ['jane', 'jane@example.com', 'JANE@EXAMPLE.COM']) {
