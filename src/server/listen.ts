@@ -36,6 +36,13 @@ export interface RunningListener {
   reloadTls(): void;
   /** "http://127.0.0.1:5556" — the bound address, with the real port when 0 was asked for. */
   url: string;
+  /**
+   * The first step of a graceful stop: keep accepting (a load balancer may still send new connections until
+   * it notices the readiness change), but close every connection after its current response, so clients
+   * with kept-alive connections reconnect — through the load balancer, to another replica.
+   */
+  drain(): void;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then drops what is left. */
   close(graceMs: number): Promise<void>;
 }
 
@@ -46,6 +53,11 @@ export async function listen(
   onReloadError: (err: unknown) => void = () => {},
 ): Promise<RunningListener> {
   const { host, port } = parseListenAddress(addr);
+  const connections = new ConnectionCloser();
+  const serve: RequestListener = (req, res) => {
+    connections.track(res);
+    handler(req, res);
+  };
   const secureOptions = () =>
     tls
       ? {
@@ -55,7 +67,7 @@ export async function listen(
           ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}),
         }
       : {};
-  const server = tls ? https.createServer(secureOptions(), handler) : http.createServer(handler);
+  const server = tls ? https.createServer(secureOptions(), serve) : http.createServer(serve);
   const reloadTls = () => {
     if (tls) (server as https.Server).setSecureContext(secureOptions());
   };
@@ -76,11 +88,40 @@ export async function listen(
     server,
     reloadTls,
     url: `${tls ? 'https' : 'http'}://${shownHost}:${bound.port}`,
+    drain: () => connections.closeAfterResponse(),
     close: async (graceMs) => {
       stopWatching();
+      connections.closeAfterResponse();
       await closeGracefully(server, graceMs);
     },
   };
+}
+
+/**
+ * Once draining, every response says `Connection: close`, including those of requests already in flight
+ * whose headers are not sent yet: no connection is left idle for the listener's close to cut under a client
+ * that is just sending its next request on it.
+ */
+class ConnectionCloser {
+  private draining = false;
+  private readonly unanswered = new Set<http.ServerResponse>();
+
+  track(res: http.ServerResponse): void {
+    if (this.draining) {
+      res.shouldKeepAlive = false;
+      return;
+    }
+    this.unanswered.add(res);
+    const forget = () => this.unanswered.delete(res);
+    res.once('finish', forget);
+    res.once('close', forget);
+  }
+
+  closeAfterResponse(): void {
+    this.draining = true;
+    for (const res of this.unanswered) if (!res.headersSent) res.shouldKeepAlive = false;
+    this.unanswered.clear();
+  }
 }
 
 /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then drops what is left. */

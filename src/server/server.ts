@@ -20,6 +20,7 @@ import { OwnTokenVerifier } from '../tokens/verify.js';
 import { AuthCodes } from '../oauth/codes.js';
 import { LoginCompletion } from '../oauth/login.js';
 import { RefreshTokens } from '../oauth/refresh.js';
+import { GrantRevocations } from '../oauth/revocations.js';
 import { PasswordThrottle } from '../oauth/throttle.js';
 import { DeviceFlow } from '../oauth/device.js';
 import { TokenIssuer } from '../oauth/issuance.js';
@@ -29,6 +30,7 @@ import { randomIds } from '../util/ids.js';
 import type { ServerContext } from './context.js';
 import { clientIPResolver } from './client-ip.js';
 import { createWebApp } from './app.js';
+import { Readiness } from './health-routes.js';
 import { telemetryApp } from './telemetry.js';
 import { listen, type RunningListener } from './listen.js';
 
@@ -44,7 +46,10 @@ export interface RunningLatchkey {
   telemetryUrl?: string;
   storage: Storage;
   metrics: Metrics;
-  /** Stops listening (in-flight requests get `graceMs`), stops timers, closes storage. */
+  /**
+   * A graceful stop, as a pod's should go: readiness false at once while still serving (`web.drainDelay`),
+   * then no new connections, in-flight requests get `graceMs`, then timers and storage stop.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -86,6 +91,8 @@ export async function startLatchkey(
   const timers: NodeJS.Timeout[] = [];
   const aborts: AbortController[] = [];
   const listeners: RunningListener[] = [];
+  /** Closed after the web listeners, so that probes and metrics answer to the end. */
+  const telemetryListeners: RunningListener[] = [];
   const keyManagers: KeyManager[] = [];
   try {
     // Both key sets rotate with the signer's period; a retired key stays usable as long as what it
@@ -113,6 +120,11 @@ export async function startLatchkey(
     const ids = randomIds;
     const codes = new AuthCodes(storage, config.expiry.authCodes, clock, ids);
     const rt = config.expiry.refreshTokens;
+    const revocations = new GrantRevocations(
+      storage,
+      { accessTokenLifetimeMs: config.expiry.idTokens },
+      clock,
+    );
     const refreshTokens = new RefreshTokens(
       storage,
       {
@@ -123,6 +135,7 @@ export async function startLatchkey(
       },
       clock,
       ids,
+      revocations,
     );
     const minter = new TokenMinter(
       signer,
@@ -154,6 +167,7 @@ export async function startLatchkey(
       issuance: new TokenIssuer({
         minter,
         refreshTokens,
+        ids,
         refreshable: async (connectorID) => {
           if (!refreshServed) return false;
           const opened = await connectors.get(connectorID);
@@ -164,7 +178,9 @@ export async function startLatchkey(
           );
         },
       }),
-      verifier: new OwnTokenVerifier(signer, config.issuer, clock),
+      verifier: new OwnTokenVerifier(signer, config.issuer, clock, (grantID) =>
+        revocations.isRevoked(grantID),
+      ),
       codes,
       logins: new LoginCompletion(
         storage,
@@ -178,13 +194,15 @@ export async function startLatchkey(
         ids,
       ),
       refreshTokens,
+      revocations,
       throttle: new PasswordThrottle(config.throttling, clock),
       device: new DeviceFlow(storage, config.expiry.deviceRequests, clock, ids),
       clientAddress: clientIPResolver(config.web.clientRemoteIP, (ip) =>
         logger.warn(
           { component: 'throttling', peer: ip },
           'requests arrive from a private address and web.clientRemoteIP.trustedProxies is empty: ' +
-            'per-address limits on password guesses and device codes are off (the address may be shared ' +
+            'per-address limits (password guesses, device codes, the request rate of /token and /device) ' +
+            'are off (the address may be shared ' +
             'by every client behind a NAT, a NodePort or an ingress); set web.clientRemoteIP.header and ' +
             'trustedProxies to the proxy in front of Latchkey',
         ),
@@ -209,7 +227,8 @@ export async function startLatchkey(
     const health = new HealthChecker(storage, 5_000, clock, (ready) =>
       metrics.storageReady.set(ready ? 1 : 0),
     );
-    const app = createWebApp({ ctx, signer, health });
+    const readiness = new Readiness(health);
+    const app = createWebApp({ ctx, signer, health: readiness });
     if (webHttp) listeners.push(await listen(webHttp, app));
     if (webHttps) {
       listeners.push(
@@ -230,8 +249,8 @@ export async function startLatchkey(
     const webUrls = listeners.map((l) => l.url);
     let telemetryUrl: string | undefined;
     if (telemetryAddr) {
-      const t = await listen(telemetryAddr, telemetryApp(metrics, health));
-      listeners.push(t);
+      const t = await listen(telemetryAddr, telemetryApp(metrics, readiness));
+      telemetryListeners.push(t);
       telemetryUrl = t.url;
     }
 
@@ -254,27 +273,52 @@ export async function startLatchkey(
       storage,
       metrics,
       close: async (graceMs = 60_000) => {
-        await shutdown(listeners, keyManagers, timers, aborts, storage, graceMs);
+        await drain(readiness, listeners, config.web.drainDelay ?? 0, logger);
+        await shutdown([listeners, telemetryListeners], keyManagers, timers, aborts, storage, graceMs);
       },
     };
   } catch (err) {
-    await shutdown(listeners, keyManagers, timers, aborts, storage, 0);
+    await shutdown([listeners, telemetryListeners], keyManagers, timers, aborts, storage, 0);
     throw err;
   }
 }
 
+/**
+ * Readiness turns false and every web response closes its connection, while the listeners still accept:
+ * a Service or ingress keeps sending new connections until its endpoints catch up with the readiness
+ * change (or the pod's deletion), and a connection refused meanwhile would be a failed login. After
+ * `delayMs` nothing should arrive any more, and connections idle since before the drain have reached the
+ * 5 s keep-alive timeout.
+ */
+async function drain(
+  readiness: Readiness,
+  web: RunningListener[],
+  delayMs: number,
+  logger: Logger,
+): Promise<void> {
+  readiness.drain();
+  for (const l of web) l.drain();
+  if (delayMs <= 0) return;
+  logger.info({ drainDelayMs: delayMs }, 'draining: not ready; refusing new connections after the delay');
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+}
+
+/**
+ * Listeners first, group after group (web, then telemetry), so that requests in flight finish with their
+ * connectors, keys and storage still running; then everything else.
+ */
 async function shutdown(
-  listeners: RunningListener[],
+  listenerGroups: RunningListener[][],
   keyManagers: KeyManager[],
   timers: NodeJS.Timeout[],
   aborts: AbortController[],
   storage: Storage,
   graceMs: number,
 ): Promise<void> {
+  for (const group of listenerGroups) await Promise.all(group.map((l) => l.close(graceMs)));
   for (const t of timers) clearInterval(t);
   for (const a of aborts) a.abort();
   for (const k of keyManagers) k.stop();
-  await Promise.all(listeners.map((l) => l.close(graceMs)));
   await storage.close();
 }
 

@@ -6,7 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
  * The telemetry listener (Dex's port 5558): Prometheus metrics and the probes the Helm chart uses.
  * Readiness is a cached, read-only storage check — it never writes.
  */
-export function telemetryApp(metrics: Metrics, health: HealthChecker): express.Express {
+export function telemetryApp(metrics: Metrics, health: Pick<HealthChecker, 'status'>): express.Express {
   const app = express();
   app.disable('x-powered-by');
 

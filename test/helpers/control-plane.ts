@@ -48,6 +48,8 @@ function run(
         resolve({ code, stdout, stderr });
       },
     );
+    // A command that reads no input may exit before it is written: EPIPE then is no failure of the command.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(opts.input ?? '');
   });
 }
