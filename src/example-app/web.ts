@@ -60,6 +60,9 @@ export function exampleApp(opts: WebAppOptions): express.Express {
     res.status(status).setHeader('Cache-Control', 'no-store').type('html').send(page);
   const fail = (res: Response, status: number, title: string, message: string) =>
     send(res, status, errorPage(title, message));
+  // The issuer answered with an OAuth error (a refused code or refresh token): the request's fault, not a
+  // bad gateway. Anything else (unreachable, a malformed answer) is the issuer's.
+  const statusFor = (e: unknown) => (e instanceof oidc.ResponseBodyError ? 400 : 502);
 
   app.get('/static/app.css', (_req, res) => {
     res.type('css').setHeader('Cache-Control', 'public, max-age=3600').send(APP_CSS);
@@ -148,7 +151,7 @@ export function exampleApp(opts: WebAppOptions): express.Express {
         idTokenExpected: true,
       });
     } catch (e) {
-      return fail(res, 502, 'Login failed', `The code could not be redeemed: ${describeError(e)}`);
+      return fail(res, statusFor(e), 'Login failed', `The code could not be redeemed: ${describeError(e)}`);
     }
     send(res, 200, showTokens(tokens, callbackPath));
   });
@@ -162,13 +165,22 @@ export function exampleApp(opts: WebAppOptions): express.Express {
     try {
       tokens = await oidc.refreshTokenGrant(opts.config, refreshToken);
     } catch (e) {
-      return fail(res, 502, 'Refresh failed', `The refresh token was refused: ${describeError(e)}`);
+      return fail(res, statusFor(e), 'Refresh failed', `The refresh token was refused: ${describeError(e)}`);
     }
     if (!tokens.id_token) return fail(res, 502, 'Refresh failed', 'The issuer returned no ID token.');
     send(res, 200, showTokens(tokens, callbackPath));
   });
 
   app.use((_req, res) => fail(res, 404, 'Not found', 'There is no such page.'));
+  // A body the parser refuses (too large, too many parameters, an unknown charset or encoding) is the
+  // client's fault; nothing reaches Express's default page, which shows the stack trace.
+  app.use(((err, _req, res, _next) => {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500)
+      return fail(res, status, 'Bad request', 'The request could not be read.');
+    process.stderr.write(`example-app: ${describeError(err)}\n`);
+    return fail(res, 500, 'Error', "Something went wrong; see the example app's output.");
+  }) as express.ErrorRequestHandler);
   return app;
 }
 

@@ -8,6 +8,22 @@ import { claimsOf } from './login.js';
 import { RefreshRejected, type IdentityUpdate, type RefreshTokens } from './refresh.js';
 import { connectorScopes, splitScopes, validateScopes } from './scopes.js';
 
+/**
+ * temporarily_unavailable: the login's connector could not be asked (its upstream is down or failing). The
+ * presented token stays valid; `detail` is the connector's technical reason, for the log only.
+ */
+export class ConnectorUnavailable extends OAuthError {
+  readonly detail: string;
+
+  constructor(
+    readonly connectorID: string,
+    cause: ConnectorError,
+  ) {
+    super('temporarily_unavailable', cause.userMessage);
+    this.detail = cause.message;
+  }
+}
+
 /** What a redeemed refresh token authorises, and the refresh token to hand back. */
 export interface RefreshedLogin {
   authorization: Authorization;
@@ -68,7 +84,7 @@ export async function redeemRefreshToken(
         ...(fresh.connectorData ? { connectorData: fresh.connectorData } : {}),
       };
     } catch (e) {
-      if (e instanceof ConnectorError) throw new OAuthError('temporarily_unavailable', e.userMessage);
+      if (e instanceof ConnectorError) throw new ConnectorUnavailable(token.connectorID, e);
       throw e;
     }
   };

@@ -14,6 +14,7 @@ import { tokenExchangeGrant } from './token-exchange.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { clientMayUseGrant } from '../../oauth/connector-policy.js';
 import { RefreshRejected } from '../../oauth/refresh.js';
+import { ConnectorUnavailable } from '../../oauth/refresh-grant.js';
 
 const HANDLERS: Record<GrantType, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
@@ -75,6 +76,12 @@ export function tokenRoutes(ctx: ServerContext): Router {
           ...(e.detail ? { detail: e.detail } : {}),
         });
       }
+      // An upstream outage is the operator's to see (the client only learns "try again"); the token stays valid.
+      if (e instanceof ConnectorUnavailable)
+        req.log.warn(
+          { connector: e.connectorID, client: clientID, err: e.detail },
+          'refresh: connector unavailable',
+        );
       sendOAuthError(res, e);
     }
   });
