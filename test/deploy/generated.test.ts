@@ -1,15 +1,18 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../helpers/cli.js';
 import {
   CHART,
+  crdFiles,
   findHelm,
   key,
   objectsOf,
   objectsOfFile,
+  objectsOfFiles,
   ok,
   run,
+  topLevelManifests,
   type Helm,
   type KubeObject,
 } from './helpers.js';
@@ -33,21 +36,6 @@ const grantsAll = (rules: Rule[], group: string, resource: string, verb: string)
       r.verbs.includes(verb) &&
       !(r.resourceNames?.length ?? 0),
   );
-
-const topLevelManifests = async (): Promise<string[]> =>
-  (await readdir(join(REPO_ROOT, 'manifests')))
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .map((f) => `manifests/${f}`);
-const crdFiles = async (): Promise<string[]> =>
-  (await readdir(join(REPO_ROOT, 'manifests/crds')))
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .map((f) => `manifests/crds/${f}`);
-
-async function objectsOfFiles(files: string[]): Promise<KubeObject[]> {
-  return (await Promise.all(files.map(objectsOfFile))).flat();
-}
 
 describe('deployment files', () => {
   let helm: Helm;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
@@ -100,6 +100,24 @@ export function objectsOf(text: string): KubeObject[] {
 export async function objectsOfFile(file: string): Promise<KubeObject[]> {
   return objectsOf(await readFile(join(REPO_ROOT, file), 'utf8'));
 }
+
+export async function objectsOfFiles(files: string[]): Promise<KubeObject[]> {
+  return (await Promise.all(files.map(objectsOfFile))).flat();
+}
+
+/** manifests/*.yaml (not the CRDs, not the bundle), sorted. */
+export const topLevelManifests = async (): Promise<string[]> =>
+  (await readdir(join(REPO_ROOT, 'manifests')))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => `manifests/${f}`);
+
+/** manifests/crds/*.yaml, sorted. */
+export const crdFiles = async (): Promise<string[]> =>
+  (await readdir(join(REPO_ROOT, 'manifests/crds')))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => `manifests/crds/${f}`);
 
 export const key = (o: KubeObject): string =>
   `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;

@@ -145,8 +145,10 @@ expiry:
 
     // Down: slapd stopped by its PID. Stay down until each user has seen three refreshes sent and answered
     // while down, and for longer than the reuse window, so the recovery below cannot lean on it.
-    phase = 'down';
+    // The phase turns only once slapd has exited: a refresh sent while it was still shutting down may
+    // rightly succeed.
     await stopByPid(slapd.pid, 'slapd');
+    phase = 'down';
     const downSince = attempts.length;
     const downAt = Date.now();
     await waitFor(
@@ -162,9 +164,10 @@ expiry:
     );
     const heldThroughOutage = [...held];
 
-    // Back: the same server, directory and ports.
-    restarted = await restartSlapd(slapd);
+    // Back: the same server, directory and ports. The phase turns before slapd starts, so that no answer
+    // counted as "down" can come from the restarted directory.
     phase = 'back';
+    restarted = await restartSlapd(slapd);
     const backSince = attempts.length;
     await waitFor(() => okSince(backSince, 'back'), {
       what: 'a successful refresh per user after the outage',

@@ -17,6 +17,7 @@ import {
 } from '../helpers/dex-fixtures.js';
 import { dexSubject } from '../fixtures/dex/formats.js';
 import { LATCHKEY_EXTRA } from './checks.js';
+import { crdFiles, objectsOfFile, objectsOfFiles } from '../deploy/helpers.js';
 
 // A large installation: 10 000 Dex refresh tokens (5 000 users, each logged in with two clients) imported
 // into Kubernetes storage by the real CLI with its defaults, as a service account — so the requests go
@@ -26,18 +27,11 @@ import { LATCHKEY_EXTRA } from './checks.js';
 // never asserted.
 
 const BULK_USERS = 5_000;
-const LATCHKEY_CRDS = [
-  'authcodes',
-  'authrequests',
-  'connectors',
-  'devicerequests',
-  'devicetokens',
-  'keysets',
-  'oauth2clients',
-  'offlinesessions',
-  'passwords',
-  'refreshtokens',
-].map((p) => `${p}.latchkey.dev`);
+/** Latchkey's CRDs and Role exactly as shipped in manifests/, so the test follows them as they change. */
+const shippedCrdNames = async (): Promise<string[]> =>
+  (await objectsOfFiles(await crdFiles())).map((o) => o.metadata.name);
+const shippedRoleRules = async (): Promise<object[]> =>
+  (await objectsOfFile('manifests/10-rbac.yaml')).find((o) => o.kind === 'Role')!.rules as object[];
 
 let cp: ControlPlane;
 let tmp: string;
@@ -104,19 +98,11 @@ beforeAll(async () => {
     'wait',
     '--for=condition=Established',
     '--timeout=60s',
-    ...LATCHKEY_CRDS.map((c) => `crd/${c}`),
+    ...(await shippedCrdNames()).map((c) => `crd/${c}`),
   );
   await kubectl('create', 'serviceaccount', 'latchkey', '-n', lkNs);
   await apply([
-    ...roleFor(lkNs, 'latchkey', [
-      {
-        apiGroups: ['latchkey.dev'],
-        resources: LATCHKEY_CRDS.map((c) => c.split('.')[0]!),
-        verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
-      },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
-    ]),
+    ...roleFor(lkNs, 'latchkey', await shippedRoleRules()),
     ...roleFor(dexNs, 'dex-reader', [
       { apiGroups: ['dex.coreos.com'], resources: ['*'], verbs: ['get', 'list'] },
     ]),
