@@ -1,6 +1,8 @@
-# Latchkey's container image. Build: docker build -t latchkey:0.1.0 .
-# (Not built in this repository's CI, which has no Docker engine: scripts/image-root.sh lays out the same
-# files in a folder and test/deploy starts Latchkey from it.)
+# Latchkey's container image, for Docker users. Build: docker build -t latchkey:0.1.0 .
+# Without Docker, `npm run image` (scripts/build-image.sh) builds the same image as an OCI archive,
+# latchkey-<version>.oci.tar, from the same layout (scripts/image-root.sh), with Node.js's shared libraries in
+# place of this base image; test/deploy/image-boot.test.ts boots it and checks that its USER, WORKDIR,
+# EXPOSE, ENTRYPOINT and CMD are this file's.
 #
 # Layout of the image:
 #   /usr/local/bin/node            Node.js 24 (the base image's)
@@ -30,6 +32,9 @@ COPY manifests/crds manifests/crds
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-slim
+LABEL org.opencontainers.image.title="Latchkey" \
+      org.opencontainers.image.description="A Kubernetes-native OpenID Connect identity provider" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json /app/

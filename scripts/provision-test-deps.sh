@@ -54,6 +54,23 @@ if [[ ! -x /usr/bin/chromium ]]; then
   fi
 fi
 
+# Debian's umoci and skopeo (scripts/build-image.sh builds the OCI image archive with them; the image boot
+# test unpacks it with them), runc (the boot test starts the image's entrypoint with it: crun refuses this
+# kind of machine's hybrid cgroups) and containerd (whose ctr imports the archive as kind does). Installed
+# when missing and running as root; the tests start their own containerd, never the system's.
+image_tools=()
+for tool in umoci skopeo runc containerd; do command -v "$tool" >/dev/null 2>&1 || image_tools+=("$tool"); done
+if ((${#image_tools[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "provision-test-deps: installing ${image_tools[*]} (Debian) for the image tests" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq "${image_tools[@]}" >&2
+  else
+    missing+=("${image_tools[*]} (Debian packages: as root, apt-get install ${image_tools[*]}; or run this script as root)")
+  fi
+fi
+
 if ((${#missing[@]})); then
   printf 'provision-test-deps: missing: %s\n' "${missing[@]}" >&2
   exit 1
