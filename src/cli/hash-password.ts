@@ -1,14 +1,28 @@
 import bcrypt from 'bcrypt';
 import { text } from 'node:stream/consumers';
-import { USAGE, parseFlags } from './args.js';
+import { asksForHelp, parseFlags } from './args.js';
 
 const DEFAULT_COST = 10;
 
+export const HASH_PASSWORD_USAGE = `Usage: latchkey hash-password [--cost N] < password
+
+Reads a password on standard input (one line; only the line ending is stripped) and prints its bcrypt
+hash, for a config's staticPasswords[].hash or a Password object's hash:
+  echo -n 'correct horse' | latchkey hash-password
+
+  --cost N      bcrypt cost, 10 to 16 (default ${DEFAULT_COST}); each step doubles the time a login takes
+  -h, --help    this help
+`;
+
 /** Reads a password on stdin and prints its bcrypt hash, for `staticPasswords[].hash`. */
 export async function hashPasswordCommand(args: string[]): Promise<number> {
+  if (asksForHelp(args)) {
+    process.stdout.write(HASH_PASSWORD_USAGE);
+    return 0;
+  }
   const flags = parseFlags({ args, options: { cost: { type: 'string' } } });
   if (!flags.ok) {
-    process.stderr.write(`latchkey hash-password: ${flags.message}\n\n${USAGE}`);
+    process.stderr.write(`latchkey hash-password: ${flags.message}\n\n${HASH_PASSWORD_USAGE}`);
     return 2;
   }
   const cost = Number((flags.parsed.values.cost as string | undefined) ?? DEFAULT_COST);

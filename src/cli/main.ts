@@ -1,5 +1,10 @@
 import { VERSION } from '../version.js';
-import { USAGE } from './args.js';
+import { USAGE, asksForHelp } from './args.js';
+
+const VERSION_USAGE = `Usage: latchkey version
+
+Prints Latchkey's version and the Node.js version and platform it runs on.
+`;
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -18,11 +23,17 @@ const COMMANDS = new Map<string, () => Promise<Command>>([
 /** Runs one CLI invocation and returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `latchkey help kubeconfig` is `latchkey kubeconfig --help`, as with kubectl and git.
+  if (command === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
   const load = command === undefined ? undefined : COMMANDS.get(command);
   if (load !== undefined) return (await load())(rest);
   switch (command) {
     case 'version':
     case '--version':
+      if (asksForHelp(rest)) {
+        process.stdout.write(VERSION_USAGE);
+        return 0;
+      }
       process.stdout.write(
         `Latchkey Version: ${VERSION}\nNode Version: ${process.version}\nNode OS/ARCH: ${process.platform} ${process.arch}\n`,
       );

@@ -6,13 +6,33 @@ import { loadConnectorTypes, openConnector } from '../connectors/registry.js';
 import { connectorPath } from '../connectors/config-keys.js';
 import { createLogger } from '../observability/logger.js';
 import { startLatchkey } from '../server/server.js';
-import { USAGE, parseFlags } from './args.js';
+import { asksForHelp, parseFlags } from './args.js';
 
 // Requests in flight get this long once the listeners stop accepting (after web.drainDelay). The chart's
 // terminationGracePeriodSeconds (40) covers a 10 s drain delay plus this.
 const SHUTDOWN_GRACE_MS = 20_000;
 
+export const SERVE_USAGE = `Usage: latchkey serve [options] <config.yaml>
+
+Runs the identity provider with the configuration in <config.yaml> (Dex's format; \`latchkey config-schema\`
+prints its JSON Schema). SIGTERM or SIGINT stops it once the requests in flight have finished.
+
+  --check                 validate the config and each connector's settings, then exit (0 valid, 2 not);
+                          nothing is dialled and nothing is listened on
+  --web-http-addr ADDR    serve HTTP on ADDR (host:port) instead of web.http
+  --web-https-addr ADDR   serve HTTPS on ADDR instead of web.https
+  --telemetry-addr ADDR   serve metrics and health checks on ADDR instead of telemetry.http
+  -h, --help              this help
+
+Exit codes: 0 stopped cleanly (or --check: valid), 1 failed to start or to stop, 2 usage or configuration
+error.
+`;
+
 export async function serveCommand(args: string[]): Promise<number> {
+  if (asksForHelp(args)) {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
   const flags = parseFlags({
     args,
     allowPositionals: true,
@@ -25,7 +45,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   if (!flags.ok || flags.parsed.positionals.length !== 1) {
     process.stderr.write(
-      `latchkey serve: ${flags.ok ? 'expected exactly one config file' : flags.message}\n\n${USAGE}`,
+      `latchkey serve: ${flags.ok ? 'expected exactly one config file' : flags.message}\n\n${SERVE_USAGE}`,
     );
     return 2;
   }

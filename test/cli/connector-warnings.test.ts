@@ -80,7 +80,7 @@ describe('warnings about connectors that must not face real users', () => {
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { level: number | string; msg: string })
-        .filter((r) => r.level === 40 || r.level === 'warn')
+        .filter((r) => r.level === 40 || r.level === 'warn' || r.level === 'WARN')
         .map((r) => r.msg);
     try {
       // The log is written as the server starts; it may reach the pipe a little after /healthz answers.
