@@ -42,8 +42,8 @@ export function createWebApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', false);
 
-  app.use(httpMetrics(ctx.metrics));
-  app.use(requestLog(ctx.logger));
+  app.use(httpMetrics(ctx.metrics, config.issuerPath));
+  app.use(requestLog(ctx.logger, ctx.clientAddress));
   app.use(securityHeaders({ https: Boolean(config.web.https), configured: config.web.headers }));
 
   app.use(cookieParser());

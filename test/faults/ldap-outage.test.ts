@@ -216,7 +216,7 @@ expiry:
       .filter((l) => l.includes('"msg":"refresh: connector unavailable"'))
       .map((l) => JSON.parse(l) as { level: string; connector: string; err: string });
     expect(warnings.length).toBeGreaterThanOrEqual(during.length);
-    expect(warnings[0]).toMatchObject({ level: 'warn', connector: 'ldap' });
+    expect(warnings[0]).toMatchObject({ level: 'WARN', connector: 'ldap' });
     expect(warnings[0]!.err).toContain(`${slapd.ldapHost} cannot be reached`);
 
     // Still one login per user in storage (no duplicate written by a retry), and each chain goes on.

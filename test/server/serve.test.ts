@@ -69,7 +69,7 @@ describe('latchkey serve', () => {
     expect(await ready.json()).toMatchObject({ ready: true });
     await fetch(`${cfg.issuer}/keys`);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/http_requests_total\{code="200",method="GET",handler="\/dex\/keys"\} \d+/);
+    expect(metrics).toMatch(/http_requests_total\{code="200",method="GET",handler="\/keys"\} \d+/);
     expect(metrics).toContain('latchkey_build_info{');
   });
 
