@@ -1,30 +1,35 @@
 import express from 'express';
-import type { HealthChecker } from '../observability/health.js';
+import type { HealthStatus } from '../observability/health.js';
 import type { Metrics } from '../observability/metrics.js';
+import { LIVE_BODY } from './health-routes.js';
 
 /**
  * The telemetry listener (Dex's port 5558): Prometheus metrics and the probes the Helm chart uses.
- * Readiness is a cached, read-only storage check — it never writes.
+ * `/livez` and `/readyz` are the names Kubernetes' own components serve; `/healthz/live`, `/healthz/ready`
+ * and `/healthz` stay for configurations written against earlier releases. Readiness is the last result of
+ * the background storage check (a read, never a write), so a probe is answered at once even while the API
+ * server hangs.
  */
-export function telemetryApp(metrics: Metrics, health: Pick<HealthChecker, 'status'>): express.Express {
+export function telemetryApp(
+  metrics: Metrics,
+  readiness: { status(): Promise<HealthStatus> },
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.get('/healthz/live', (_req, res) => {
-    res.type('text/plain').send('ok');
+  app.get(['/livez', '/healthz/live'], (_req, res) => {
+    res.type('text/plain').send(LIVE_BODY);
   });
-  const ready: express.RequestHandler = async (_req, res) => {
-    const status = await health.status();
+  app.get(['/readyz', '/healthz/ready', '/healthz'], async (_req, res) => {
+    const status = await readiness.status();
     res.status(status.ready ? 200 : 503).json({
       ready: status.ready,
       checked_at: status.checkedAt,
       ...(status.error ? { error: status.error } : {}),
     });
-  };
-  app.get('/healthz/ready', ready);
-  app.get('/healthz', ready);
+  });
   return app;
 }

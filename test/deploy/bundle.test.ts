@@ -104,8 +104,8 @@ describe('manifests/bundle/latchkey.yaml, deployed as the seed does', () => {
         '0.0.0.0:5558',
         '/etc/latchkey/config.yaml',
       ],
-      livenessProbe: { httpGet: { path: '/healthz/live', port: 'telemetry' } },
-      readinessProbe: { httpGet: { path: '/healthz/ready', port: 'telemetry' } },
+      livenessProbe: { httpGet: { path: '/livez', port: 'telemetry' } },
+      readinessProbe: { httpGet: { path: '/readyz', port: 'telemetry' } },
       securityContext: {
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,

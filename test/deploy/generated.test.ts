@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { parseGoDuration } from '../../src/config/duration.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import {
   CHART,
@@ -36,6 +37,22 @@ const grantsAll = (rules: Rule[], group: string, resource: string, verb: string)
       r.verbs.includes(verb) &&
       !(r.resourceNames?.length ?? 0),
   );
+
+interface Probe {
+  httpGet: { path: string; port: string };
+  timeoutSeconds?: number;
+  periodSeconds?: number;
+  failureThreshold?: number;
+}
+
+interface PodSpec {
+  terminationGracePeriodSeconds?: number;
+  containers: {
+    livenessProbe?: Probe;
+    readinessProbe?: Probe;
+    lifecycle?: { preStop?: { exec?: unknown; sleep?: { seconds: number } } };
+  }[];
+}
 
 describe('deployment files', () => {
   let helm: Helm;
@@ -147,33 +164,133 @@ describe('deployment files', () => {
     });
   });
 
-  it('a pod drains before it stops: web.drainDelay within terminationGracePeriodSeconds, in manifests/ and the chart', async () => {
+  it('a pod drains before it stops: preStop sleep + web.drainDelay + the in-flight grace within terminationGracePeriodSeconds, in manifests/ and the chart', async () => {
     const configOf = (secret: KubeObject) =>
       parse(
         (secret.stringData as Record<string, string> | undefined)?.['config.yaml'] ??
           Buffer.from((secret.data as Record<string, string>)['config.yaml']!, 'base64').toString('utf8'),
       ) as { web?: { drainDelay?: string } };
-    const graceOf = (deployment: KubeObject) =>
-      (deployment.spec as { template: { spec: { terminationGracePeriodSeconds?: number } } }).template.spec
-        .terminationGracePeriodSeconds;
+    const podOf = (deployment: KubeObject) =>
+      (deployment.spec as { template: { spec: PodSpec } }).template.spec;
     // serve's grace for requests in flight once the listeners close (src/cli/serve.ts).
     const inFlightGraceSeconds = 20;
+    /** Everything between the kubelet's first step (preStop) and the process's exit, at worst. */
+    const drainSecondsOf = (objects: KubeObject[]) => {
+      const pod = podOf(objects.find((o) => o.kind === 'Deployment')!);
+      const preStop = pod.containers[0]!.lifecycle?.preStop;
+      // The image has no shell: an exec hook (`sleep 5`) would fail, and the kubelet would go straight on.
+      expect(preStop?.exec).toBeUndefined();
+      const drainDelay = configOf(objects.find((o) => o.kind === 'Secret')!).web?.drainDelay ?? '0s';
+      return (preStop?.sleep?.seconds ?? 0) + parseGoDuration(drainDelay) / 1000 + inFlightGraceSeconds;
+    };
+    const graceOf = (objects: KubeObject[]) =>
+      podOf(objects.find((o) => o.kind === 'Deployment')!).terminationGracePeriodSeconds ?? 30;
 
     const manifests = await objectsOfFiles(await topLevelManifests());
-    const manifestsDelay = configOf(manifests.find((o) => o.kind === 'Secret')!).web?.drainDelay;
-    expect(manifestsDelay).toBe('10s');
-    expect(graceOf(manifests.find((o) => o.kind === 'Deployment')!)).toBeGreaterThan(
-      10 + inFlightGraceSeconds,
-    );
+    expect(configOf(manifests.find((o) => o.kind === 'Secret')!).web?.drainDelay).toBe('10s');
+    expect(drainSecondsOf(manifests)).toBe(30);
+    expect(drainSecondsOf(manifests)).toBeLessThan(graceOf(manifests));
 
     const render = async (...args: string[]) =>
       objectsOf(ok(await helm.run(['template', 'r', CHART, '-n', 'ns', ...args]), 'helm template').stdout);
     const chart = await render();
     expect(configOf(chart.find((o) => o.kind === 'Secret')!).web?.drainDelay).toBe('10s');
-    expect(graceOf(chart.find((o) => o.kind === 'Deployment')!)).toBeGreaterThan(10 + inFlightGraceSeconds);
+    expect(drainSecondsOf(chart)).toBe(30);
+    expect(drainSecondsOf(chart)).toBeLessThan(graceOf(chart));
     // The configuration's own value wins over the chart's default.
     const own = await render('--set', 'config.web.drainDelay=3s');
     expect(configOf(own.find((o) => o.kind === 'Secret')!).web?.drainDelay).toBe('3s');
+    // A kubelet-side preStop delay, for proxies that ignore readiness: the sleep action, no shell needed.
+    const withSleep = await render('--set', 'shutdown.preStopSleepSeconds=5');
+    expect(podOf(withSleep.find((o) => o.kind === 'Deployment')!).containers[0]!.lifecycle).toEqual({
+      preStop: { sleep: { seconds: 5 } },
+    });
+    expect(drainSecondsOf(withSleep)).toBe(35);
+    expect(drainSecondsOf(withSleep)).toBeLessThan(graceOf(withSleep));
+  });
+
+  it('probes /livez and /readyz on telemetry with explicit timeouts, in manifests/ and the chart', async () => {
+    const probesOf = (objects: KubeObject[]) => {
+      const container = (
+        objects.find((o) => o.kind === 'Deployment')!.spec as { template: { spec: PodSpec } }
+      ).template.spec.containers[0]!;
+      return { liveness: container.livenessProbe, readiness: container.readinessProbe };
+    };
+    const explicit = (path: string) =>
+      expect.objectContaining({
+        httpGet: { path, port: 'telemetry' },
+        timeoutSeconds: expect.any(Number),
+        periodSeconds: expect.any(Number),
+        failureThreshold: expect.any(Number),
+      });
+    const wanted = { liveness: explicit('/livez'), readiness: explicit('/readyz') };
+
+    const manifests = await objectsOfFiles(await topLevelManifests());
+    expect(probesOf(manifests)).toEqual(wanted);
+    const render = async (...args: string[]) =>
+      objectsOf(ok(await helm.run(['template', 'r', CHART, '-n', 'ns', ...args]), 'helm template').stdout);
+    const chart = await render();
+    expect(probesOf(chart)).toEqual(wanted);
+    // The chart and manifests/ probe alike.
+    expect(probesOf(chart)).toEqual(probesOf(manifests));
+    // Dex's chart's keys: a Dex values file's probe paths (still served) and timings carry over.
+    const dexLike = await render(
+      '--set',
+      'livenessProbe.httpPath=/healthz/live,livenessProbe.timeoutSeconds=5,readinessProbe.enabled=false',
+    );
+    expect(probesOf(dexLike)).toEqual({
+      liveness: expect.objectContaining({
+        httpGet: { path: '/healthz/live', port: 'telemetry' },
+        timeoutSeconds: 5,
+      }),
+      readiness: undefined,
+    });
+  });
+
+  it('renders a PodDisruptionBudget only where it can never block kubectl drain: more than one pod', async () => {
+    const pdbOf = async (...args: string[]) =>
+      objectsOf(
+        ok(await helm.run(['template', 'r', CHART, '-n', 'ns', ...args]), 'helm template').stdout,
+      ).filter((o) => o.kind === 'PodDisruptionBudget');
+
+    // One replica: no budget, whatever it would say (minAvailable 1 would make the node undrainable).
+    expect(await pdbOf('--set', 'replicaCount=1')).toEqual([]);
+    expect(await pdbOf('--set', 'replicaCount=1,podDisruptionBudget.minAvailable=1')).toEqual([]);
+    expect(await pdbOf('--set', 'autoscaling.enabled=true,autoscaling.minReplicas=1,replicaCount=3')).toEqual(
+      [],
+    );
+
+    // Three replicas: one pod at a time, selecting exactly the Deployment's pods.
+    const three = await pdbOf('--set', 'replicaCount=3');
+    expect(three).toHaveLength(1);
+    expect(three[0]!.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: expect.any(Object) },
+    });
+    const chart = objectsOf(
+      ok(await helm.run(['template', 'r', CHART, '-n', 'ns', '--set', 'replicaCount=3']), 'helm template')
+        .stdout,
+    );
+    const deployment = chart.find((o) => o.kind === 'Deployment')!;
+    expect((three[0]!.spec as { selector: unknown }).selector).toEqual(
+      (deployment.spec as { selector: unknown }).selector,
+    );
+    // Autoscaled with a floor above one, and an explicit minAvailable, are kept.
+    expect(await pdbOf('--set', 'autoscaling.enabled=true,autoscaling.minReplicas=2')).toHaveLength(1);
+    const min = await pdbOf('--set', 'replicaCount=3,podDisruptionBudget.minAvailable=2');
+    expect(min[0]!.spec).toMatchObject({ minAvailable: 2 });
+    expect(min[0]!.spec).not.toHaveProperty('maxUnavailable');
+    // And switched off on request.
+    expect(await pdbOf('--set', 'replicaCount=3,podDisruptionBudget.enabled=false')).toEqual([]);
+  });
+
+  it('renders the ServiceMonitor under helm template whenever it is enabled, without the cluster API versions', async () => {
+    const kinds = async (...args: string[]) =>
+      objectsOf(
+        ok(await helm.run(['template', 'r', CHART, '-n', 'ns', ...args]), 'helm template').stdout,
+      ).map((o) => o.kind);
+    expect(await kinds()).not.toContain('ServiceMonitor');
+    expect(await kinds('--set', 'serviceMonitor.enabled=true')).toContain('ServiceMonitor');
   });
 
   it('telemetry is on a Service of its own, in manifests/ and in the chart, and the ServiceMonitor selects only it', async () => {
@@ -198,8 +315,6 @@ describe('deployment files', () => {
           'ns',
           '-f',
           join(REPO_ROOT, 'test/deploy/fixtures/chart-values.yaml'),
-          '--api-versions',
-          'monitoring.coreos.com/v1/ServiceMonitor',
         ]),
         'helm template',
       ).stdout,

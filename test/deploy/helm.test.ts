@@ -2,7 +2,7 @@ import { parse, stringify } from 'yaml';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type ServerProcess } from '../helpers/cli.js';
+import { REPO_ROOT, startServer, type ServerProcess } from '../helpers/cli.js';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { waitFor } from '../helpers/wait.js';
 import {
@@ -34,6 +34,21 @@ describe('charts/latchkey', () => {
     // The chart's CRDs, as `helm install` would create them, so that server-side dry runs of the templates
     // know the custom resource kinds.
     ok(await cp.kubectl(['apply', '-f', join(CHART, 'crds')]), 'kubectl apply -f charts/latchkey/crds');
+    // The seed-like values turn the ServiceMonitor on: this cluster serves its kind, as the Prometheus
+    // Operator's would.
+    ok(
+      await cp.kubectl(['apply', '-f', join(REPO_ROOT, 'test/deploy/fixtures/servicemonitor-crd.yaml')]),
+      'kubectl apply -f servicemonitor-crd.yaml',
+    );
+    ok(
+      await cp.kubectl([
+        'wait',
+        '--for=condition=Established',
+        '--timeout=60s',
+        'crd/servicemonitors.monitoring.coreos.com',
+      ]),
+      'kubectl wait for the ServiceMonitor CRD',
+    );
   }, 10 * 60_000);
   afterAll(async () => {
     await helm?.cleanup();
@@ -60,7 +75,7 @@ describe('charts/latchkey', () => {
         'autoscaling, existing config Secret, no cluster-scoped RBAC',
         [
           '--set',
-          'autoscaling.enabled=true,autoscaling.targetMemoryUtilizationPercentage=70',
+          'autoscaling.enabled=true,autoscaling.minReplicas=2,autoscaling.targetMemoryUtilizationPercentage=70',
           '--set',
           'configSecret.create=false,configSecret.name=my-config,rbac.createClusterScoped=false',
           '--set',
@@ -78,6 +93,8 @@ describe('charts/latchkey', () => {
         ],
       ],
       ['secretNames', ['--set', 'rbac.secretNames={client-a,client-b}']],
+      // The kubelet-side preStop delay (the sleep action: the image has no shell) and the default budget.
+      ['3 replicas, preStop sleep', ['--set', 'replicaCount=3,shutdown.preStopSleepSeconds=5']],
     ];
     for (const [name, values] of variants) {
       const ns = await cp.newNamespace('template');
@@ -95,17 +112,11 @@ describe('charts/latchkey', () => {
     }
   });
 
-  it('renders a ServiceMonitor only where the cluster serves monitoring.coreos.com/v1', async () => {
-    const base = ['template', 'r', CHART, '-f', CHART_VALUES];
-    const without = objectsOf(ok(await helm.run(base), 'helm template').stdout);
-    expect(without.map((o) => o.kind)).not.toContain('ServiceMonitor');
-    const withOperator = objectsOf(
-      ok(
-        await helm.run([...base, '--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor']),
-        'helm template',
-      ).stdout,
+  it('renders the ServiceMonitor when enabled, under helm template too (no cluster API versions known)', async () => {
+    const rendered = objectsOf(
+      ok(await helm.run(['template', 'r', CHART, '-f', CHART_VALUES]), 'helm template').stdout,
     );
-    const monitor = withOperator.find((o) => o.kind === 'ServiceMonitor');
+    const monitor = rendered.find((o) => o.kind === 'ServiceMonitor');
     expect(monitor?.spec).toMatchObject({ endpoints: [{ port: 'telemetry', path: '/metrics' }] });
   });
 
@@ -131,7 +142,7 @@ describe('charts/latchkey', () => {
       objects = await getAll(cp, manifest);
     }, 120_000);
 
-    it('creates every object of the release, and no ServiceMonitor while its CRD is absent', async () => {
+    it('creates every object of the release, the ServiceMonitor and the PodDisruptionBudget included', async () => {
       const kinds = objectsOf(
         ok(await helm.run(withCluster(['get', 'manifest', 'lk', '-n', ns])), 'helm get manifest').stdout,
       ).map((o) => o.kind);
@@ -150,6 +161,7 @@ describe('charts/latchkey', () => {
           'Service',
           'Service',
           'ServiceAccount',
+          'ServiceMonitor',
         ].sort(),
       );
       // The `helm test` hook exists in the release (it is not run: there is no kubelet).
@@ -207,8 +219,8 @@ describe('charts/latchkey', () => {
           '0.0.0.0:5558',
           '/etc/latchkey/config.yaml',
         ],
-        livenessProbe: { httpGet: { path: '/healthz/live', port: 'telemetry' } },
-        readinessProbe: { httpGet: { path: '/healthz/ready', port: 'telemetry' } },
+        livenessProbe: { httpGet: { path: '/livez', port: 'telemetry' } },
+        readinessProbe: { httpGet: { path: '/readyz', port: 'telemetry' } },
         securityContext: { readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
         resources: { requests: { cpu: '100m', memory: '128Mi' } },
       });
