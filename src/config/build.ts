@@ -400,7 +400,8 @@ function buildConnectors(raw: unknown, enablePasswordDB: boolean | undefined, f:
   return { connectors, complete };
 }
 
-function redirectURIProblem(uri: string, issuerPath: string | undefined): string | undefined {
+/** Why a client may not register this redirect URI, or undefined; also judges OAuth2Client objects. */
+export function redirectURIProblem(uri: string, issuerPath: string | undefined): string | undefined {
   if (uri === OOB || uri === '/device/callback') return undefined;
   if (uri.startsWith('/') && uri.endsWith('/device/callback')) {
     if (issuerPath === undefined || uri === `${issuerPath}/device/callback`) return undefined;

@@ -7,12 +7,13 @@ import { withStaticOverlay } from '../storage/static.js';
 import { KeyManager } from '../keys/manager.js';
 import { JwtSigner } from '../keys/signer.js';
 import { Metrics } from '../observability/metrics.js';
-import { HealthChecker } from '../observability/health.js';
+import { StorageHealthMonitor } from '../observability/storage-health.js';
 import { Audit } from '../observability/audit.js';
 import { instrumentStorage } from '../observability/instrumented-storage.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Sealer } from '../keys/sealer.js';
 import { ConnectorRegistry } from '../connectors/registry.js';
+import { statusJudges } from '../connectors/status-judges.js';
 import type { HttpClientFactory } from '../connectors/http.js';
 import { Frontend } from '../frontend/frontend.js';
 import { TokenMinter } from '../tokens/mint.js';
@@ -83,6 +84,7 @@ export async function startLatchkey(
       await openStorage(config.storage, {
         logger: logger.child({ component: 'storage' }),
         requestCounter: (verb, resource) => metrics.kubernetesRequests.inc({ verb, resource }),
+        statusJudges,
       }),
       staticEntities(config),
     ),
@@ -224,9 +226,11 @@ export async function startLatchkey(
       }
     }
 
-    const health = new HealthChecker(storage, 5_000, clock, (ready) =>
-      metrics.storageReady.set(ready ? 1 : 0),
-    );
+    const health = new StorageHealthMonitor(storage, {
+      clock,
+      onResult: (ready) => metrics.storageReady.set(ready ? 1 : 0),
+    });
+    await health.start(stopping.signal);
     const readiness = new Readiness(health);
     const app = createWebApp({ ctx, signer, health: readiness });
     if (webHttp) listeners.push(await listen(webHttp, app));

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { StorageConfig } from '../config/types.js';
 import type { RequestCounter } from './kubernetes/api.js';
 import type { StorageLogger } from './kubernetes/logger.js';
+import type { StatusJudges } from './kubernetes/status.js';
 import { MemoryStorage } from './memory/memory.js';
 import type { Storage } from './storage.js';
 
@@ -13,6 +14,8 @@ export interface OpenStorageOptions {
   logger?: StorageLogger;
   /** Kubernetes only: called for every API request (the request budgets are checked through it). */
   requestCounter?: RequestCounter;
+  /** Kubernetes only: write the Ready condition of clients, passwords and connectors, judged by these. */
+  statusJudges?: StatusJudges;
 }
 
 /**
@@ -31,6 +34,7 @@ export async function openStorage(cfg: StorageConfig, opts: OpenStorageOptions =
     case 'kubernetes': {
       const { KubernetesStorage } = await import('./kubernetes/kubernetes.js');
       return KubernetesStorage.open(cfg, {
+        ...(opts.statusJudges ? { statusJudges: opts.statusJudges } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
         ...(opts.requestCounter ? { requestCounter: opts.requestCounter } : {}),
       });

@@ -301,7 +301,15 @@ describe('Latchkey on Kubernetes storage', () => {
       );
       expect(r.body.id_token).toEqual(expect.any(String));
       const columns = await cp.kubectl(['get', 'oauth2clients,refreshtokens', '-n', ns]);
-      expect(columns.stdout).toMatch(/NAME\s+PUBLIC\s+AGE/);
+      expect(columns.stdout).toMatch(/NAME\s+PUBLIC\s+READY\s+REASON\s+AGE/);
+      // The server judged it and said so (issue 17 item 6).
+      await waitFor(
+        async () =>
+          /example-app\s+Example App\s+false\s+True\s+Accepted\s/.test(
+            (await cp.kubectl(['get', 'oauth2clients', 'example-app', '-n', ns])).stdout,
+          ),
+        { what: 'kubectl get to show the applied client Ready' },
+      );
     });
 
     it('reports unready and answers 503 while the API server is down, and recovers', async () => {

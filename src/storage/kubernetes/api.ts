@@ -2,12 +2,13 @@ import {
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
+  HttpMethod,
   Observable,
+  RequestContext,
   Watch,
   type ConfigurationOptions,
   type KubeConfig,
   type ObservableMiddleware,
-  type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { PooledConnection, UndiciRequests, pooledAuthentication } from './connection.js';
@@ -125,11 +126,14 @@ export interface KubeObject {
     namespace?: string;
     uid?: string;
     resourceVersion?: string;
+    /** Raised by the API server on every spec change (not on status writes). */
+    generation?: number;
     creationTimestamp?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
   spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
   data?: Record<string, string>;
 }
 
@@ -191,6 +195,19 @@ export class KubeApi {
     );
   }
 
+  /**
+   * PUT of the status subresource, a compare-and-swap like replace. Counted as an update of
+   * `<plural>/status`, so the request budgets tell status writes from the back end's own.
+   */
+  replaceStatus<T = KubeObject>(ref: ResourceRef, name: string, body: object): Promise<T> {
+    return this.call('update', { ...ref, plural: `${ref.plural}/status` }, (options) =>
+      this.custom.replaceNamespacedCustomObjectStatus(
+        { ...ref, namespace: this.namespace, name, body },
+        options,
+      ),
+    );
+  }
+
   /** DELETE, optionally only if the object still has this uid and resourceVersion (else 409). */
   delete(
     ref: ResourceRef,
@@ -220,6 +237,28 @@ export class KubeApi {
     return this.call('create', ref, (options) =>
       this.custom.createClusterCustomObject({ ...ref, body }, options),
     );
+  }
+
+  /**
+   * GET the published OpenAPI v3 document of an API group version, which every authenticated user may read
+   * (system:discovery): what an identity without any permission on CRDs can learn of their schemas.
+   */
+  openApiV3<T = unknown>(group: string, version: string): Promise<T> {
+    return this.call('get', { group, version, plural: 'openapi/v3' }, async (options) => {
+      const context = new RequestContext(
+        `${this.server.replace(/\/$/, '')}/openapi/v3/apis/${group}/${version}`,
+        HttpMethod.GET,
+      );
+      context.setHeaderParam('Accept', 'application/json');
+      context.setSignal(AbortSignal.timeout(this.timeoutMs));
+      await options.authMethods!.default!.applySecurityAuthentication(context);
+      const response = await HTTP.send(context).toPromise();
+      const body = await response.body.text();
+      if (response.httpStatusCode !== 200) {
+        throw new ApiException(response.httpStatusCode, 'openapi', body, response.headers);
+      }
+      return JSON.parse(body) as T;
+    });
   }
 
   /** GET one Secret of the namespace by name (RBAC `get`, which resourceNames can restrict). */

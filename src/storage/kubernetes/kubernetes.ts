@@ -36,6 +36,14 @@ import { Lease } from './lease.js';
 import type { StorageLogger } from './logger.js';
 import { SECRET_FRESH_MS, SecretsByName, WatchedSecrets, type ClientSecretSource } from './client-secrets.js';
 import { checkPermissions, describeStartupFailure, prepareCrds, requiredPermissions } from './startup.js';
+import {
+  judgeClient,
+  judgeConnector,
+  judgePassword,
+  StatusReporter,
+  type StatusJudges,
+  type StatusKind,
+} from './status.js';
 import { WatchCache } from './watch-cache.js';
 
 // Storage in custom resources of the latchkey.dev/v1 group, in one namespace (see manifests/crds).
@@ -67,6 +75,13 @@ export interface KubernetesStorageOptions {
   secretFreshMs?: number;
   /** Where the CRD manifests are (default: manifests/crds of this installation). */
   crdDirectory?: string;
+  /**
+   * Given, a Ready condition is written into the status of OAuth2Client, Password and Connector objects (on
+   * the replica holding the garbage-collection Lease, when it changes), judged with these rules of the
+   * layers above storage. The server gives them (src/connectors/status-judges.ts); absent, nothing is
+   * written, so that a library user's request counts hold only its own calls.
+   */
+  statusJudges?: StatusJudges;
   /** For tests: environment and service-account directory prefix of an in-cluster start. */
   env?: NodeJS.ProcessEnv;
   inClusterRoot?: string;
@@ -100,6 +115,7 @@ export class KubernetesStorage implements Storage {
   private readonly keySetCache: WatchCache;
   private readonly revocationCache: WatchCache;
   private readonly clientSecrets: ClientSecretSource;
+  private readonly status: StatusReporter | undefined;
   /** Updates in progress per entity, to notice an update started from inside another's updater. */
   private readonly updates = new Map<string, UpdateTrack>();
 
@@ -118,11 +134,48 @@ export class KubernetesStorage implements Storage {
       opts.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
       opts.gcLeaseDurationSeconds ?? 60,
     );
+    const statusOf = (
+      kind: k.Kind<unknown>,
+      cache: () => WatchCache,
+      judge: StatusKind['judge'],
+    ): StatusKind => ({
+      ref: kind.ref,
+      judge,
+      objects: () => cache().objects(),
+      byName: (name) => cache().byObjectName(name),
+      written: (o) => cache().put(o),
+    });
+    const clientStatus = statusOf(
+      k.clients,
+      () => this.clientCache,
+      (o) => judgeClient(o, (name) => this.clientSecrets.get(name)),
+    );
+    const judges = opts.statusJudges;
+    const passwordStatus = statusOf(
+      k.passwords,
+      () => this.passwordCache,
+      (o) => judgePassword(o, judges!),
+    );
+    const connectorStatus = statusOf(
+      k.connectors,
+      () => this.connectorCache,
+      (o) => judgeConnector(o, judges!),
+    );
+    const status = judges
+      ? new StatusReporter({
+          api,
+          lease: this.lease,
+          kinds: [clientStatus, passwordStatus, connectorStatus],
+          logger: opts.logger,
+        })
+      : undefined;
+    this.status = status;
     this.clientCache = this.cacheOf(k.clients, (o) => {
       if (k.secretRefOf(o)) this.clientSecrets.referenced();
+      status?.changed(clientStatus, o);
     });
-    this.passwordCache = this.cacheOf(k.passwords);
-    this.connectorCache = this.cacheOf(k.connectors);
+    this.passwordCache = this.cacheOf(k.passwords, (o) => status?.changed(passwordStatus, o));
+    this.connectorCache = this.cacheOf(k.connectors, (o) => status?.changed(connectorStatus, o));
     this.keySetCache = this.cacheOf(k.keySets);
     this.revocationCache = this.cacheOf(k.revocations);
   }
@@ -159,6 +212,8 @@ export class KubernetesStorage implements Storage {
       await storage.close();
       throw new KubernetesStorageStartupError(describeStartupFailure(e, api.namespace), { cause: e });
     }
+    // Before serving, so that the status writes of a start never land among the first requests' own.
+    await storage.status?.reconcileAll();
     opts.logger?.info(
       { namespace: api.namespace, server: api.server },
       'kubernetes storage: connected; watch caches filled',
@@ -377,6 +432,9 @@ export class KubernetesStorage implements Storage {
     result.deviceTokens = await this.collect(k.deviceTokens, now);
     result.refreshTokens = await this.collect(k.refreshTokens, now);
     result.revocations = await this.collect(k.revocations, now, this.revocationCache);
+    // While holding the Lease: judge every object again (a Secret created after its client, a replica that
+    // lost the Lease with judgements pending).
+    await this.status?.reconcileAll();
     return result;
   }
 
@@ -392,6 +450,7 @@ export class KubernetesStorage implements Storage {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.status?.stop();
     for (const c of this.caches()) c.stop();
     this.clientSecrets.stop();
     this.api.close();

@@ -29,6 +29,29 @@ export const DEFAULT_CRD_DIR = fileURLToPath(new URL('../../../manifests/crds/',
 
 export const crdName = (k: Kind<unknown>): string => `${k.plural}.${GROUP}`;
 
+/**
+ * The revision of the CRD schemas this code writes and reads, carried by every CRD in manifests/crds as this
+ * annotation (a test keeps them equal). Raise it with every schema change: Kubernetes keeps CRDs across
+ * upgrades (`helm upgrade` never touches them), so an older one would silently prune or refuse fields.
+ * A CRD without the annotation predates it: revision 1.
+ */
+export const SCHEMA_REVISION_ANNOTATION = `${GROUP}/schema-revision`;
+export const SCHEMA_REVISION = 2;
+
+/** Thrown when the cluster's CRDs are older than this code: says which, and how to update them. */
+export class StaleCrdError extends KubernetesStorageStartupError {
+  constructor(readonly stale: { name: string; revision: number }[]) {
+    super(
+      `custom resource definitions older than this Latchkey (it needs schema revision ${SCHEMA_REVISION}): ` +
+        stale.map((c) => `${c.name} (revision ${c.revision})`).join(', ') +
+        '. Kubernetes keeps CRDs across upgrades and `helm upgrade` never updates them: update them with ' +
+        "`kubectl apply --server-side -f manifests/crds/` (the same files as the chart's crds/ directory), " +
+        'then restart Latchkey',
+    );
+    this.name = 'StaleCrdError';
+  }
+}
+
 export function loadCrdManifests(dir: string = DEFAULT_CRD_DIR): Map<string, KubeObject> {
   let files: string[];
   try {
@@ -70,12 +93,18 @@ export interface CrdOptions {
 }
 
 /**
- * Fails unless every kind is served in the namespace (creating missing CRDs when mode is ensure). The probe
- * is a namespaced list of each kind: with every CRD installed, no request touches the CRD API, so in either
- * mode an identity with no permission on customresourcedefinitions starts (the chart's, whose CRDs Helm
+ * Fails unless every kind is served in the namespace (creating missing CRDs when mode is ensure), and then
+ * unless every CRD has this code's schema revision (StaleCrdError). The probe is a namespaced list of each
+ * kind, and the revision is read from the published OpenAPI when the CRDs may not be read, so in either mode
+ * an identity with no permission on customresourcedefinitions starts (the chart's, whose CRDs Helm
  * installs). Only creating a missing one needs `create` (and `get` of it, to see it established).
  */
 export async function prepareCrds(api: KubeApi, opts: CrdOptions): Promise<void> {
+  await ensureServed(api, opts);
+  await checkSchemaRevisions(api, opts.logger);
+}
+
+async function ensureServed(api: KubeApi, opts: CrdOptions): Promise<void> {
   const missing = await probeKinds(api);
   if (missing.length === 0) return;
   const names = missing.map(crdName);
@@ -109,6 +138,78 @@ export async function prepareCrds(api: KubeApi, opts: CrdOptions): Promise<void>
     }
   }
   await waitServed(api, missing, opts.timeoutMs ?? 60_000);
+}
+
+/** A CRD's schema revision (annotation absent: 1, the revision before there was one). */
+export function schemaRevisionOf(crd: KubeObject): number {
+  const value = crd.metadata.annotations?.[SCHEMA_REVISION_ANNOTATION];
+  const n = value === undefined ? 1 : Number(value);
+  return Number.isInteger(n) ? n : 0;
+}
+
+/**
+ * The same revision at the end of each CRD's top-level description, as `(latchkey.dev/schema-revision: N)`:
+ * the published OpenAPI carries descriptions but no annotations, and it is all an identity without any
+ * permission on CRDs (the chart's) can read of them. `kubectl explain <kind>` shows it too.
+ */
+const REVISION_IN_DESCRIPTION = /\(latchkey\.dev\/schema-revision: (\d+)\)/;
+
+/**
+ * Fails with StaleCrdError if a CRD in the cluster is older than this code (a newer one is accepted: schema
+ * changes only add). Reads each CRD's annotation (one GET per CRD, which `get` on Latchkey's own
+ * customresourcedefinitions allows); an identity without that reads the group's published OpenAPI instead
+ * (one GET, open to every authenticated user).
+ */
+export async function checkSchemaRevisions(api: KubeApi, logger?: StorageLogger): Promise<void> {
+  let revisions: Map<string, number>;
+  try {
+    revisions = await annotatedRevisions(api);
+  } catch (e) {
+    if (!(e instanceof KubeApiError && e.status === 403)) {
+      throw new KubernetesStorageStartupError(describeStartupFailure(e, api.namespace), { cause: e });
+    }
+    revisions = await publishedRevisions(api, logger);
+  }
+  const stale = [...revisions]
+    .map(([name, revision]) => ({ name, revision }))
+    .filter((c) => c.revision < SCHEMA_REVISION);
+  if (stale.length > 0) throw new StaleCrdError(stale);
+}
+
+async function annotatedRevisions(api: KubeApi): Promise<Map<string, number>> {
+  const crds = await Promise.all(ALL_KINDS.map((k) => api.getClusterScoped(CRD_REF, crdName(k))));
+  return new Map(crds.map((crd) => [crd.metadata.name, schemaRevisionOf(crd)]));
+}
+
+interface OpenApiSchema {
+  description?: string;
+  'x-kubernetes-group-version-kind'?: { group: string; version: string; kind: string }[];
+}
+
+/** The revisions the published OpenAPI shows; a kind it does not show yet (just created) is left out. */
+async function publishedRevisions(api: KubeApi, logger?: StorageLogger): Promise<Map<string, number>> {
+  const revisions = new Map<string, number>();
+  let doc: { components?: { schemas?: Record<string, OpenApiSchema> } };
+  try {
+    doc = await api.openApiV3(GROUP, 'v1');
+  } catch (e) {
+    logger?.warn(
+      { err: e },
+      'kubernetes storage: cannot read the CRDs or their published OpenAPI, so their schema revision is not ' +
+        'checked (grant get on customresourcedefinitions named *.latchkey.dev)',
+    );
+    return revisions;
+  }
+  const schemas = Object.values(doc.components?.schemas ?? {});
+  for (const k of ALL_KINDS) {
+    const schema = schemas.find((s) =>
+      s['x-kubernetes-group-version-kind']?.some((g) => g.group === GROUP && g.kind === k.kind),
+    );
+    if (!schema) continue;
+    const m = REVISION_IN_DESCRIPTION.exec(schema.description ?? '');
+    revisions.set(crdName(k), m ? Number(m[1]) : 1);
+  }
+  return revisions;
 }
 
 /** LIST limit=1 per kind: 404 = the resource type is unknown (CRD missing); 403 = no RBAC. */

@@ -108,6 +108,11 @@ export class WatchCache {
     return this.byName.get(name);
   }
 
+  /** Every object, duplicates of a key included (each has its own status). */
+  objects(): KubeObject[] {
+    return [...this.byName.values()];
+  }
+
   /** Every indexed key with its object, sorted by key. */
   entries(): [string, KubeObject][] {
     const out: [string, KubeObject][] = [];

@@ -108,6 +108,11 @@ const BACKEND_RULES = [
     resources: ALL_CRDS.map((c) => c.split('.')[0]!),
     verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
   },
+  {
+    apiGroups: ['latchkey.dev'],
+    resources: ['connectors/status', 'oauth2clients/status', 'passwords/status'],
+    verbs: ['update'],
+  },
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
 
@@ -255,7 +260,8 @@ describe('with kubectl', () => {
     await s.createRefreshToken(f.refreshToken('rt-1', new Date('2030-01-02T03:04:05.678Z')));
     const out = await kubectl('get', 'oauth2clients,refreshtokens', '-n', ns);
     const lines = out.split('\n');
-    const clientHeader = lines.findIndex((l) => /^NAME\s+NAME\s+PUBLIC\s+AGE$/.test(l));
+    // Ready and Reason stay empty: this storage writes no status (no statusJudges).
+    const clientHeader = lines.findIndex((l) => /^NAME\s+NAME\s+PUBLIC\s+READY\s+REASON\s+AGE$/.test(l));
     expect(clientHeader).toBeGreaterThanOrEqual(0);
     expect(lines[clientHeader + 1]).toMatch(
       /^oauth2client\.latchkey\.dev\/example-app\s+Example App\s+true\s+\S+$/,

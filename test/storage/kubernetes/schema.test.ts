@@ -2,7 +2,12 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as codec from '../../../src/storage/kubernetes/codec.js';
 import type { KubeObject } from '../../../src/storage/kubernetes/api.js';
-import { loadCrdManifests } from '../../../src/storage/kubernetes/startup.js';
+import {
+  loadCrdManifests,
+  SCHEMA_REVISION,
+  SCHEMA_REVISION_ANNOTATION,
+} from '../../../src/storage/kubernetes/startup.js';
+import { checkHash } from '../../../src/connectors/local/bcrypt-hash.js';
 import { REPO_ROOT } from '../../helpers/cli.js';
 import * as f from '../fixtures.js';
 
@@ -21,7 +26,7 @@ interface Schema {
 }
 
 interface Crd {
-  metadata: { name: string };
+  metadata: { name: string; annotations?: Record<string, string> };
   spec: {
     group: string;
     scope: string;
@@ -31,6 +36,7 @@ interface Crd {
       served: boolean;
       storage: boolean;
       schema: { openAPIV3Schema: Schema };
+      subresources?: { status?: object };
       additionalPrinterColumns: { name: string; type: string; jsonPath: string }[];
     }[];
   };
@@ -119,7 +125,13 @@ describe('CRD manifests', () => {
       for (const c of v.additionalPrinterColumns) {
         if (c.jsonPath.startsWith('.metadata.')) continue;
         let s: Schema | undefined = v.schema.openAPIV3Schema;
-        for (const part of c.jsonPath.slice(1).split('.')) s = s?.properties?.[part];
+        // A filter (`conditions[?(@.type=="Ready")]`) picks list items.
+        for (const part of c.jsonPath
+          .slice(1)
+          .replace(/\[\?\(.*?\)\]/g, '[]')
+          .split('.')) {
+          s = part.endsWith('[]') ? s?.properties?.[part.slice(0, -2)]?.items : s?.properties?.[part];
+        }
         expect([crd.metadata.name, c.jsonPath, s?.type]).toEqual([
           crd.metadata.name,
           c.jsonPath,
@@ -127,6 +139,81 @@ describe('CRD manifests', () => {
         ]);
       }
     }
+  });
+});
+
+describe('CRD manifests for operators (issue 17 item 6)', () => {
+  it('carry the schema revision the code checks at start-up', () => {
+    for (const [name, crd] of crds) {
+      expect([name, crd.metadata.annotations?.[SCHEMA_REVISION_ANNOTATION]]).toEqual([
+        name,
+        String(SCHEMA_REVISION),
+      ]);
+      // Also where an identity without access to CRDs reads it: the published OpenAPI (descriptions only).
+      const root = crd.spec.versions[0]!.schema.openAPIV3Schema.description as string;
+      expect([name, root.match(/\(latchkey\.dev\/schema-revision: (\d+)\)$/)?.[1]]).toEqual([
+        name,
+        String(SCHEMA_REVISION),
+      ]);
+    }
+  });
+
+  it('describe every field, for kubectl explain', () => {
+    const bare: string[] = [];
+    const walk = (s: Schema, path: string): void => {
+      // metadata is Kubernetes' ObjectMeta, which kubectl explain describes itself.
+      if (!path.endsWith('.metadata') && typeof s.description !== 'string') bare.push(path);
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
+      if (s.additionalProperties) walk(s.additionalProperties, `${path}{}`);
+      if (s.items?.type === 'object') walk(s.items, `${path}[]`);
+    };
+    for (const [name, crd] of crds) walk(crd.spec.versions[0]!.schema.openAPIV3Schema, name);
+    expect(bare).toEqual([]);
+  });
+
+  it.each(['oauth2clients', 'passwords', 'connectors'])(
+    '%s: a status subresource with a Ready condition, shown as the Ready and Reason columns',
+    (plural) => {
+      const v = crds.get(`${plural}.latchkey.dev`)!.spec.versions[0]!;
+      expect(v.subresources).toEqual({ status: {} });
+      const columns = Object.fromEntries(v.additionalPrinterColumns.map((c) => [c.name, c.jsonPath]));
+      expect(columns.Ready).toBe('.status.conditions[?(@.type=="Ready")].status');
+      expect(columns.Reason).toBe('.status.conditions[?(@.type=="Ready")].reason');
+      const condition = v.schema.openAPIV3Schema.properties!.status!.properties!.conditions!.items!;
+      expect(Object.keys(condition.properties!).sort()).toEqual(
+        ['lastTransitionTime', 'message', 'observedGeneration', 'reason', 'status', 'type'].sort(),
+      );
+    },
+  );
+
+  it('take exactly the bcrypt hashes the local connector accepts', () => {
+    const pattern = new RegExp(specSchema(codec.passwords).properties!.hash!.pattern as string);
+    const tail = '2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W';
+    const hashes = [
+      ...['a', 'b', 'y', 'x', ''].flatMap((v) =>
+        ['04', '09', '10', '12', '16', '17', '31'].map((c) => `$2${v}$${c}$${tail}`),
+      ),
+      `$2b$10$${tail}X`,
+      `$2b$10$${tail.slice(1)}`,
+      `$2b$10$${tail.slice(1)}!`,
+      Buffer.from(`$2b$10$${tail}`).toString('base64'),
+    ];
+    for (const h of hashes) expect([h, pattern.test(h)]).toEqual([h, checkHash(h).ok]);
+    expect(hashes.filter((h) => pattern.test(h))).toHaveLength(9);
+  });
+
+  it('refuse redirect URIs with whitespace or a fragment before they reach the server', () => {
+    const uri = specSchema(codec.clients).properties!.redirectURIs!.items!;
+    const pattern = new RegExp(uri.pattern as string);
+    for (const ok of ['http://127.0.0.1:5555/callback', 'urn:ietf:wg:oauth:2.0:oob', '/device/callback']) {
+      expect([ok, pattern.test(ok)]).toEqual([ok, true]);
+    }
+    for (const bad of ['https://app.example.com/cb#x', 'https://app.example.com/a b', '']) {
+      expect([bad, pattern.test(bad)]).toEqual([bad, false]);
+    }
+    expect(uri['x-kubernetes-validations']).toEqual([
+      expect.objectContaining({ rule: expect.stringContaining('isURL(self)') as string }),
+    ]);
   });
 });
 
