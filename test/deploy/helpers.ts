@@ -216,6 +216,8 @@ export async function localConfig(
   configYaml: string,
   kubeconfigFile: string,
   dir: string,
+  /** Keep the issuer and serve it over HTTPS on this loopback port with these files (the pod's TLS Secret). */
+  https?: { port: number; cert: string; key: string },
 ): Promise<LocalConfig> {
   const original = parse(configYaml) as Record<string, unknown>;
   const doc = structuredClone(original);
@@ -225,17 +227,19 @@ export async function localConfig(
   }
   delete storage.config.inCluster;
   storage.config.kubeConfigFile = kubeconfigFile;
-  const webPort = await freePort();
+  const webPort = https?.port ?? (await freePort());
   const telemetryPort = await freePort();
   const path = new URL(String(doc.issuer)).pathname.replace(/\/+$/, '');
-  const issuer = `http://127.0.0.1:${webPort}${path}`;
+  const issuer = https ? String(doc.issuer).replace(/\/+$/, '') : `http://127.0.0.1:${webPort}${path}`;
   // Connectors' redirect URIs are the issuer's callback: they move with it.
   const callback = `${String(doc.issuer).replace(/\/+$/, '')}/callback`;
   for (const c of (doc.connectors ?? []) as { config?: Record<string, unknown> }[]) {
     if (c.config?.redirectURI === callback) c.config.redirectURI = `${issuer}/callback`;
   }
   doc.issuer = issuer;
-  doc.web = { http: `127.0.0.1:${webPort}` };
+  doc.web = https
+    ? { https: `127.0.0.1:${webPort}`, tlsCert: https.cert, tlsKey: https.key }
+    : { http: `127.0.0.1:${webPort}` };
   doc.telemetry = { http: `127.0.0.1:${telemetryPort}` };
   const file = join(dir, `config-${webPort}.yaml`);
   await writeFile(file, stringify(doc));

@@ -398,11 +398,11 @@ export async function cachedIDTokens(dir: string): Promise<string[]> {
   return out;
 }
 
-/** The README's "Kubernetes authentication" section: the tests run what it tells users to run. */
+/** The README's "Install on a cluster" section: the tests run what it tells users to run. */
 export async function readmeSection(): Promise<string> {
   const text = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-  const start = text.indexOf('\n## Kubernetes authentication\n');
-  if (start < 0) throw new Error('README.md has no "## Kubernetes authentication" section');
+  const start = text.indexOf('\n## Install on a cluster\n');
+  if (start < 0) throw new Error('README.md has no "## Install on a cluster" section');
   const end = text.indexOf('\n## ', start + 1);
   return text.slice(start, end < 0 ? undefined : end);
 }
@@ -412,7 +412,7 @@ export async function readmeBlock(marker: string): Promise<string> {
   for (const m of (await readmeSection()).matchAll(/```[a-z]*\n([\s\S]*?)```/g)) {
     if (m[1]!.includes(marker)) return m[1]!;
   }
-  throw new Error(`README "Kubernetes authentication" has no code block with ${marker}`);
+  throw new Error(`README "Install on a cluster" has no code block with ${marker}`);
 }
 
 /** The README's --oidc-* flags (its ES256 line included), pointed at this issuer and CA file. */
