@@ -212,7 +212,7 @@ describe('status conditions of objects applied with kubectl', () => {
     expect(await kubectl('explain', 'keysets')).toContain('(latchkey.dev/schema-revision: 2)');
   });
 
-  it('refuses at admission redirect URIs no server could use and bcrypt hashes the local connector refuses', async () => {
+  it('refuses at admission redirect URIs no server could use and what is no bcrypt hash; shows a cost the local connector refuses', async () => {
     const client = (uri: string) => ({ id: 'x', name: 'X', secret: 's', redirectURIs: [uri] });
     expect(await refused(ns, 'OAuth2Client', 'fragment', client('https://app.example.com/cb#top'))).toMatch(
       /redirectURIs\[0\]/,
@@ -224,11 +224,11 @@ describe('status conditions of objects applied with kubectl', () => {
       /must be an absolute URL/,
     );
     const password = (hash: string) => ({ email: 'bob@example.com', hash, username: 'bob', userID: 'b' });
-    // Cost 4: bcrypt would take it, the local connector refuses it at login (MIN_COST 10).
-    expect(await refused(ns, 'Password', 'cheap', password(HASH.replace('$10$', '$04$')))).toMatch(
-      /spec\.hash/,
-    );
     expect(await refused(ns, 'Password', 'plain', password('hunter2'))).toMatch(/spec\.hash/);
+    // Cost 4: a bcrypt hash the local connector refuses at login (MIN_COST 10). Admitted — an imported Dex
+    // user keeps their refresh tokens — and shown as InvalidHash.
+    await apply(ns, 'Password', 'cheap', password(HASH.replace('$10$', '$04$')));
+    await shows(ns, 'passwords', 'cheap', 'False', 'InvalidHash');
   });
 });
 
