@@ -1,13 +1,25 @@
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { startServer, type ServerProcess } from '../helpers/cli.js';
 import { writeTestConfig, type TestServerConfig } from '../helpers/config.js';
+import { basicAuth, postForm } from '../helpers/flows.js';
 
 describe('latchkey serve', () => {
   let cfg: TestServerConfig;
   let server: ServerProcess | undefined;
 
   beforeAll(async () => {
-    cfg = await writeTestConfig({});
+    cfg = await writeTestConfig({
+      // A password login, so that /token shows in the metrics (Dex's dev hash of "password").
+      extra: [
+        'enablePasswordDB: true',
+        'oauth2:\n  passwordConnector: local',
+        'staticPasswords:',
+        '- email: admin@example.com',
+        '  hash: "$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"',
+        '  username: admin',
+        '  userID: 08a8684b-db88-4b73-90a9-3cd1661f5466',
+      ].join('\n'),
+    });
     server = await startServer(cfg.file, `${cfg.issuer}/.well-known/openid-configuration`);
   });
   afterAll(async () => {
@@ -71,6 +83,19 @@ describe('latchkey serve', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/http_requests_total\{code="200",method="GET",handler="\/keys"\} \d+/);
     expect(metrics).toContain('latchkey_build_info{');
+  });
+
+  it("counts a login under Dex's handler name for the token endpoint", async () => {
+    const login = await postForm(
+      `${cfg.issuer}/token`,
+      { grant_type: 'password', username: 'admin@example.com', password: 'password', scope: 'openid' },
+      basicAuth('example-app', 'ZXhhbXBsZS1hcHAtc2VjcmV0'),
+    );
+    expect(login.status).toBe(200);
+    expect(typeof login.body.id_token).toBe('string');
+    const metrics = await (await fetch(`http://127.0.0.1:${cfg.telemetryPort}/metrics`)).text();
+    expect(metrics).toMatch(/http_requests_total\{code="200",method="POST",handler="\/token"\} [1-9]\d*/);
+    expect(metrics).toMatch(/latchkey_http_request_duration_seconds_bucket\{[^}]*handler="\/token"/);
   });
 
   it('logs JSON lines with a request id and never the query string', async () => {
