@@ -1,7 +1,13 @@
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
-import type { HealthStatus } from './health.js';
+
+/** What a readiness probe answers. */
+export interface HealthStatus {
+  ready: boolean;
+  checkedAt: string;
+  error?: string;
+}
 
 /** The storage ping took longer than the check allows: an API server that hangs is as unready as a dead one. */
 export class StorageCheckTimeout extends Error {

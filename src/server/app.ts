@@ -1,7 +1,7 @@
 import express from 'express';
 import cookieParser from 'cookie-parser';
 import type { JwtSigner } from '../keys/signer.js';
-import type { HealthChecker } from '../observability/health.js';
+import type { Readiness } from './health-routes.js';
 import { frontendAssets } from '../frontend/static.js';
 import type { ServerContext } from './context.js';
 import { formBody } from './form.js';
@@ -26,7 +26,7 @@ import { webHealthRoutes } from './health-routes.js';
 export interface AppDeps {
   ctx: ServerContext;
   signer: JwtSigner;
-  health: Pick<HealthChecker, 'status'>;
+  health: Pick<Readiness, 'status'>;
 }
 
 /**

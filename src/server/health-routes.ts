@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { HealthStatus } from '../observability/health.js';
+import type { HealthStatus } from '../observability/storage-health.js';
 
 /** Where the last storage check is read from (StorageHealthMonitor): at once, never waiting on storage. */
 export interface StorageHealth {

@@ -1,5 +1,5 @@
 import express from 'express';
-import type { HealthStatus } from '../observability/health.js';
+import type { HealthStatus } from '../observability/storage-health.js';
 import type { Metrics } from '../observability/metrics.js';
 import { LIVE_BODY } from './health-routes.js';
 
