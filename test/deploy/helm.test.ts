@@ -95,6 +95,16 @@ describe('charts/latchkey', () => {
       ['secretNames', ['--set', 'rbac.secretNames={client-a,client-b}']],
       // The kubelet-side preStop delay (the sleep action: the image has no shell) and the default budget.
       ['3 replicas, preStop sleep', ['--set', 'replicaCount=3,shutdown.preStopSleepSeconds=5']],
+      // A Dex user's values file as `helm show values dex/dex` prints it, with the configuration filled in.
+      [
+        "Dex's chart values",
+        [
+          '-f',
+          join(REPO_ROOT, 'test/deploy/fixtures/dex-chart-values.yaml'),
+          '--set-json',
+          'config={"issuer":"https://login.example.com/dex","enablePasswordDB":true}',
+        ],
+      ],
     ];
     for (const [name, values] of variants) {
       const ns = await cp.newNamespace('template');
