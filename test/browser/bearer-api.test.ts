@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { startServer, type ServerProcess } from '../helpers/cli.js';
 import { waitUntilPast } from '../helpers/kube-oidc.js';
 import { freePort } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
 import { BEARER_API, startProgram, waitForHttp, type Program } from './programs.js';
 
 // examples/bearer-api/server.ts, the seed's second kind of app (§1 "Consuming ID tokens"), run as a process
@@ -192,8 +193,8 @@ describe('the bearer API example (examples/bearer-api)', () => {
     const res = await me(after);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { email: string }).email).toBe('alice@example.com');
-    // The API asked the new Latchkey for its keys…
-    expect(keyRequests(latchkey)).toBeGreaterThan(0);
+    // The API asked the new Latchkey for its keys… (its log line crosses a pipe: poll for it)
+    await waitFor(() => keyRequests(latchkey) > 0, { what: 'the JWKS request in the new server’s log' });
     // …and the old key, no longer published, is no longer trusted.
     await expectInvalidToken(await me(before), 'the token is signed by an unknown key');
   });

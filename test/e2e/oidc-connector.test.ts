@@ -293,7 +293,7 @@ describe('type: oidc, issuer down when Latchkey starts', () => {
           .logs()
           .some(
             (l) =>
-              l.level === 'warn' &&
+              l.level === 'WARN' &&
               l.connector === 'corp' &&
               l.msg === `connector corp: discovery of ${upstream.issuer} failed`,
           ),
