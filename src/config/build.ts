@@ -213,6 +213,7 @@ function buildStorage(raw: unknown, opts: BuildOptions, f: Findings): StorageCon
         crdHandling: s.config.crdHandling,
       };
       if (s.config.watchSecrets) out.watchSecrets = true;
+      if (s.config.tokenCacheSize !== undefined) out.tokenCacheSize = s.config.tokenCacheSize;
       const kubeConfigFile = nonEmpty(s.config.kubeConfigFile);
       if (kubeConfigFile !== undefined) out.kubeConfigFile = resolvePath(kubeConfigFile, opts.baseDir);
       const namespace = nonEmpty(s.config.namespace);

@@ -178,6 +178,15 @@ const kubernetesStorage = z.object({
           'Watch every Secret of the namespace (needs list and watch on secrets) instead of reading the ' +
             'Secrets clients reference (OAuth2Client.spec.secretRef) one by one by name (needs only get).',
         ),
+        tokenCacheSize: z
+          .number({ error: expectedNoun('a whole number of entries') })
+          .int({ error: (iss) => `expected a whole number of entries, got ${describeValue(iss.input)}` })
+          .min(0, { error: (iss) => `expected 0 or more, got ${describeValue(iss.input)}` })
+          .optional()
+          .describe(
+            'Refresh tokens (and, as many, offline sessions) this replica keeps in a watch-invalidated cache ' +
+              'so that a refresh reads nothing from the API; 0 turns the cache off. Default 10000.',
+          ),
       },
       { error: expectedNoun('a mapping') },
     )

@@ -25,6 +25,12 @@ export interface KubernetesStorageConfig {
    * can narrow to those Secrets). Absent = false.
    */
   watchSecrets?: boolean;
+  /**
+   * Refresh tokens and offline sessions each kept in a bounded, watch-invalidated cache of at most this many
+   * entries (those this replica created, read or updated), so a refresh reads nothing from the API. 0 = no
+   * cache. Absent = 10 000.
+   */
+  tokenCacheSize?: number;
 }
 export type StorageConfig = MemoryStorageConfig | SqliteStorageConfig | KubernetesStorageConfig;
 

@@ -123,12 +123,39 @@ export class RefreshTokens {
   async use(raw: string, clientID: string, hooks: RefreshHooks = {}): Promise<RefreshUse> {
     const parsed = decodeRefreshToken(raw);
     if (!parsed || parsed.secret === '') throw new RefreshRejected('invalid', INVALID);
-    const token = await this.get(parsed.refreshID);
-    if (!token) throw new RefreshRejected('invalid', INVALID);
-    if (token.clientID !== clientID)
+    // The first read may come from a cache that lags a rotation made on another replica by the watch's
+    // delay (Kubernetes storage). A verdict against the client — refused, or the whole login revoked — is
+    // only ever reached on the stored state itself: on a copy, it sends us back for a consistent read.
+    try {
+      return await this.judge(parsed, await this.get(parsed.refreshID), clientID, hooks, false);
+    } catch (e) {
+      if (!(e instanceof OnACopy)) throw e;
+      const stored = await this.get(parsed.refreshID, { consistent: true });
+      return this.judge(parsed, stored, clientID, hooks, true);
+    }
+  }
+
+  private async judge(
+    parsed: { refreshID: string; secret: string },
+    token: RefreshToken | undefined,
+    clientID: string,
+    hooks: RefreshHooks,
+    consistent: boolean,
+  ): Promise<RefreshUse> {
+    const against = (): void => {
+      if (!consistent) throw new OnACopy();
+    };
+    if (!token) {
+      against();
+      throw new RefreshRejected('invalid', INVALID);
+    }
+    if (token.clientID !== clientID) {
+      against();
       throw new RefreshRejected('other_client', 'Refresh token was issued to another client.');
+    }
     const now = this.clock.now();
     if (this.isExpired(token, now)) {
+      against();
       await this.revoke(token.id);
       throw new RefreshRejected('expired', 'Refresh token expired.');
     }
@@ -143,9 +170,9 @@ export class RefreshTokens {
       } catch (e) {
         // A racer (another replica) rotated the token while our connector call failed — likely because that
         // racer's call used the upstream's one-time refresh token first. It won: answer as its racers are.
-        const current = await this.get(token.id);
+        const current = await this.get(token.id, { consistent: true });
         if (current && current.token !== presented && current.obsoleteToken === presented) {
-          return this.reuse(current, parsed.secret, now, hooks);
+          return this.reuse(current, parsed.secret, now, hooks, () => {});
         }
         if (e instanceof RefreshDeniedError) {
           // The connector no longer vouches for the user (deleted, disabled, left the required groups).
@@ -161,8 +188,9 @@ export class RefreshTokens {
       return this.rotate(token, parsed.secret, now, update);
     }
     if (presented === token.obsoleteToken && token.obsoleteToken !== '') {
-      return this.reuse(token, parsed.secret, now, hooks);
+      return this.reuse(token, parsed.secret, now, hooks, against);
     }
+    against();
     throw new RefreshRejected('invalid', INVALID);
   }
 
@@ -172,6 +200,7 @@ export class RefreshTokens {
     secret: string,
     now: Date,
     hooks: RefreshHooks,
+    against: () => void,
   ): Promise<RefreshUse> {
     const successor = this.successorOf(token, secret);
     const withinWindow = now.getTime() - token.lastUsed.getTime() <= this.policy.reuseIntervalMs;
@@ -180,6 +209,7 @@ export class RefreshTokens {
       return { token, wire: encodeRefreshToken(token.id, successor), refreshIdentity: false };
     }
     // An old secret presented again, outside the window: someone holds a copy. End the whole login.
+    against();
     await this.revoke(token.id);
     throw new RefreshRejected('replayed', 'Refresh token was already used; the login has been revoked.');
   }
@@ -311,10 +341,10 @@ export class RefreshTokens {
   }
 
   /** The stored token; undefined for an ID we cannot have issued (no storage read) or a missing one. */
-  private async get(id: string): Promise<RefreshToken | undefined> {
+  private async get(id: string, opts?: { consistent?: boolean }): Promise<RefreshToken | undefined> {
     if (!isID(id)) return undefined;
     try {
-      return await this.storage.getRefreshToken(id);
+      return await this.storage.getRefreshToken(id, opts);
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -339,4 +369,12 @@ export function refreshIDForCode(codeDigest: string): string {
   let out = String.fromCharCode(97 + (h[0]! % 26));
   for (let i = 1; i < 25; i++) out += alphabet[h[i]! & 31];
   return out;
+}
+
+/** A verdict against the client reached on a possibly lagging copy: judge again on the stored state. */
+class OnACopy extends Error {
+  constructor() {
+    super('judged on a cached copy');
+    this.name = 'OnACopy';
+  }
 }

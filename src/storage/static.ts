@@ -243,8 +243,8 @@ class StaticOverlayStorage implements Storage {
   createRefreshToken(r: RefreshToken): Promise<void> {
     return this.inner.createRefreshToken(r);
   }
-  getRefreshToken(id: string): Promise<RefreshToken> {
-    return this.inner.getRefreshToken(id);
+  getRefreshToken(id: string, opts?: { consistent?: boolean }): Promise<RefreshToken> {
+    return this.inner.getRefreshToken(id, opts);
   }
   listRefreshTokens(opts?: ListOptions): Promise<Page<RefreshToken>> {
     return this.inner.listRefreshTokens(opts);

@@ -265,7 +265,12 @@ export interface Storage {
   deleteAuthCode(id: string): Promise<void>;
 
   createRefreshToken(r: RefreshToken): Promise<void>;
-  getRefreshToken(id: string): Promise<RefreshToken>;
+  /**
+   * A back end may answer from a cache its watch keeps current (Kubernetes), so a read can lag a write made
+   * elsewhere by the watch's delay; writes stay exact (compare-and-swap). `consistent` asks for the stored
+   * state itself: for a decision that must not rest on a lagging copy (a secret that does not match).
+   */
+  getRefreshToken(id: string, opts?: { consistent?: boolean }): Promise<RefreshToken>;
   listRefreshTokens(opts?: ListOptions): Promise<Page<RefreshToken>>;
   updateRefreshToken(id: string, updater: Updater<RefreshToken>): Promise<RefreshToken>;
   deleteRefreshToken(id: string): Promise<void>;

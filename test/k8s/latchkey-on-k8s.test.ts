@@ -182,7 +182,7 @@ describe('Latchkey on Kubernetes storage', () => {
       reads: await metric(d.telemetryPort, reads),
     });
 
-    it('keeps the request budgets: 0 writes anonymous, ≤ 5 writes and ≤ 2 reads a login, ≤ 2 writes a refresh', async () => {
+    it('keeps the request budgets: 0 writes anonymous, ≤ 5 writes and ≤ 2 reads a login, ≤ 2 writes and 0 reads a refresh', async () => {
       const before = await counts();
       const browser = new TestBrowser();
       const params = new URLSearchParams({
@@ -219,6 +219,8 @@ describe('Latchkey on Kubernetes storage', () => {
       await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
       const refreshed = await counts();
       expect(refreshed.writes - loggedIn.writes).toBeLessThanOrEqual(2);
+      // The token this replica wrote at login is in its token cache: a refresh reads nothing (issue 16 §3).
+      expect(refreshed.reads - loggedIn.reads).toBe(0);
     });
 
     it('checks a login is alive at /userinfo and introspection with 0 API requests per call (issue 13 §8)', async () => {

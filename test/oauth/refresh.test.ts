@@ -624,3 +624,41 @@ describe('refreshIDForCode', () => {
 
 // refreshIDForCode(digest('abc')), recorded once.
 const PINNED_ABC = 'zubybfejalox2ad5vcfmfgnjo';
+
+describe('RefreshTokens on a back end whose reads may lag (a watch-fed cache)', () => {
+  // Reads that are not asked to be consistent answer a copy frozen before the last rotation — what a replica
+  // whose watch has not yet delivered another replica's write sees.
+  function laggingStorage(): { storage: Storage; freeze(id: string): Promise<void> } {
+    const inner = new MemoryStorage();
+    const frozen = new Map<string, RefreshToken>();
+    const storage = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'getRefreshToken') {
+          return async (id: string, opts?: { consistent?: boolean }) =>
+            (!opts?.consistent && frozen.get(id)) || target.getRefreshToken(id);
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    }) as Storage;
+    return { storage, freeze: async (id) => void frozen.set(id, await inner.getRefreshToken(id)) };
+  }
+
+  it('refreshes the successor a lagging copy does not know yet, instead of refusing it', async () => {
+    const clock = new ManualClock(T0);
+    const { storage, freeze } = laggingStorage();
+    const rt = new RefreshTokens(storage, ROTATING, clock, randomIds);
+    const first = await rt.create(newToken());
+    const id = decodeRefreshToken(first)!.refreshID;
+    await freeze(id); // this replica's copy stops here
+    const second = (await rt.use(first, 'kubectl')).wire; // rotated (elsewhere, as far as the copy knows)
+    clock.advance(MINUTE); // past the reuse window: a real replay would now revoke the login
+    const third = await rt.use(second, 'kubectl');
+    expect(third.wire).not.toBe(second);
+    expect((await storage.getRefreshToken(id, { consistent: true })).token).toBe(
+      digest(decodeRefreshToken(third.wire)!.secret),
+    );
+    // And a real replay is still judged as one, on the stored state.
+    clock.advance(MINUTE);
+    await expect(rt.use(second, 'kubectl')).rejects.toMatchObject({ description: REPLAYED });
+  });
+});

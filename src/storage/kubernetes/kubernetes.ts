@@ -44,6 +44,7 @@ import {
   type StatusJudges,
   type StatusKind,
 } from './status.js';
+import { TokenCache } from './token-cache.js';
 import { WatchCache } from './watch-cache.js';
 
 // Storage in custom resources of the latchkey.dev/v1 group, in one namespace (see manifests/crds).
@@ -52,6 +53,10 @@ import { WatchCache } from './watch-cache.js';
 //   read); every other kind is read from the API, never from a cache: one-time objects above all.
 //   Revocations are cached because /userinfo and introspection ask for one on every call, and they are few
 //   (written only when a login is revoked, collected when its last access token has expired).
+// - Refresh tokens and offline sessions are too many to hold whole: a bounded TokenCache (token-cache.ts)
+//   keeps those this replica created, read or updated, invalidated by a watch, so a refresh reads nothing
+//   from the API; its write stays a compare-and-swap on the version read, so a stale hit loses and the
+//   update retries on a fresh GET.
 // - Writes are compare-and-swap on metadata.resourceVersion; an update re-reads and re-applies its updater
 //   on 409, a bounded number of times.
 // - Codes and device tokens are consumed by a GET and a DELETE with a uid + resourceVersion precondition,
@@ -93,6 +98,8 @@ export { KubernetesStorageStartupError } from './cluster.js';
 
 /** Re-applications of an updater after a 409 before giving up with ConflictError. */
 export const MAX_UPDATE_ATTEMPTS = 5;
+/** Entries of each token cache (refresh tokens, offline sessions) when the configuration says nothing. */
+export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 const GC_LEASE_NAME = 'latchkey-gc';
 const GC_DELETE_CONCURRENCY = 8;
 
@@ -114,6 +121,9 @@ export class KubernetesStorage implements Storage {
   private readonly connectorCache: WatchCache;
   private readonly keySetCache: WatchCache;
   private readonly revocationCache: WatchCache;
+  /** Absent when the configured size is 0: every read is a GET, as before. */
+  private readonly refreshTokenCache: TokenCache | undefined;
+  private readonly offlineSessionCache: TokenCache | undefined;
   private readonly clientSecrets: ClientSecretSource;
   private readonly status: StatusReporter | undefined;
   /** Updates in progress per entity, to notice an update started from inside another's updater. */
@@ -123,6 +133,7 @@ export class KubernetesStorage implements Storage {
     private readonly api: KubeApi,
     private readonly opts: KubernetesStorageOptions,
     watchSecrets: boolean,
+    tokenCacheSize: number,
   ) {
     this.clientSecrets = watchSecrets
       ? new WatchedSecrets(api, opts.logger)
@@ -178,6 +189,10 @@ export class KubernetesStorage implements Storage {
     this.connectorCache = this.cacheOf(k.connectors, (o) => status?.changed(connectorStatus, o));
     this.keySetCache = this.cacheOf(k.keySets);
     this.revocationCache = this.cacheOf(k.revocations);
+    if (tokenCacheSize > 0) {
+      this.refreshTokenCache = this.tokenCacheOf(k.refreshTokens, tokenCacheSize);
+      this.offlineSessionCache = this.tokenCacheOf(k.offlineSessions, tokenCacheSize);
+    }
   }
 
   /**
@@ -204,10 +219,15 @@ export class KubernetesStorage implements Storage {
       ...(opts.crdDirectory ? { dir: opts.crdDirectory } : {}),
     });
     const watchSecrets = cfg.watchSecrets === true;
-    const storage = new KubernetesStorage(api, opts, watchSecrets);
+    const storage = new KubernetesStorage(
+      api,
+      opts,
+      watchSecrets,
+      cfg.tokenCacheSize ?? DEFAULT_TOKEN_CACHE_SIZE,
+    );
     await checkPermissions(api, requiredPermissions(storage.cachedPlurals(), { watchSecrets }), opts.logger);
     try {
-      await Promise.all(storage.caches().map((c) => c.start()));
+      await Promise.all([...storage.caches(), ...storage.tokenCaches()].map((c) => c.start()));
     } catch (e) {
       await storage.close();
       throw new KubernetesStorageStartupError(describeStartupFailure(e, api.namespace), { cause: e });
@@ -296,39 +316,43 @@ export class KubernetesStorage implements Storage {
   // ---- refresh tokens ----------------------------------------------------------------------------------
 
   async createRefreshToken(r: RefreshToken): Promise<void> {
-    await this.create(k.refreshTokens, r);
+    await this.create(k.refreshTokens, r, this.refreshTokenCache);
   }
-  async getRefreshToken(id: string): Promise<RefreshToken> {
-    return k.refreshTokens.decode(await this.read(k.refreshTokens, id));
+  async getRefreshToken(id: string, opts?: { consistent?: boolean }): Promise<RefreshToken> {
+    // A consistent read skips the cached copy, and its answer replaces it.
+    const o = await this.readThrough(k.refreshTokens, id, this.refreshTokenCache, opts?.consistent);
+    return k.refreshTokens.decode(o);
   }
   async listRefreshTokens(opts?: ListOptions): Promise<Page<RefreshToken>> {
     return this.list(k.refreshTokens, opts);
   }
   async updateRefreshToken(id: string, updater: Updater<RefreshToken>): Promise<RefreshToken> {
-    return this.update(k.refreshTokens, id, updater);
+    return this.update(k.refreshTokens, id, updater, { tokenCache: this.refreshTokenCache });
   }
   async deleteRefreshToken(id: string): Promise<void> {
-    await this.remove(k.refreshTokens, id);
+    await this.remove(k.refreshTokens, id, this.refreshTokenCache);
   }
 
   // ---- offline sessions --------------------------------------------------------------------------------
 
   async createOfflineSessions(o: OfflineSessions): Promise<void> {
-    await this.create(k.offlineSessions, o);
+    await this.create(k.offlineSessions, o, this.offlineSessionCache);
   }
   async getOfflineSessions(userID: string, connectorID: string): Promise<OfflineSessions> {
     const key = k.offlineSessionsKey(userID, connectorID);
-    return k.offlineSessions.decode(await this.read(k.offlineSessions, key));
+    return k.offlineSessions.decode(await this.readThrough(k.offlineSessions, key, this.offlineSessionCache));
   }
   async updateOfflineSessions(
     userID: string,
     connectorID: string,
     updater: Updater<OfflineSessions>,
   ): Promise<OfflineSessions> {
-    return this.update(k.offlineSessions, k.offlineSessionsKey(userID, connectorID), updater);
+    return this.update(k.offlineSessions, k.offlineSessionsKey(userID, connectorID), updater, {
+      tokenCache: this.offlineSessionCache,
+    });
   }
   async deleteOfflineSessions(userID: string, connectorID: string): Promise<void> {
-    await this.remove(k.offlineSessions, k.offlineSessionsKey(userID, connectorID));
+    await this.remove(k.offlineSessions, k.offlineSessionsKey(userID, connectorID), this.offlineSessionCache);
   }
 
   // ---- passwords ---------------------------------------------------------------------------------------
@@ -451,18 +475,20 @@ export class KubernetesStorage implements Storage {
   async close(): Promise<void> {
     this.closed = true;
     this.status?.stop();
-    for (const c of this.caches()) c.stop();
+    for (const c of [...this.caches(), ...this.tokenCaches()]) c.stop();
     this.clientSecrets.stop();
     this.api.close();
   }
 
   // ---- uncached kinds ----------------------------------------------------------------------------------
 
-  private async create<T>(kind: k.Kind<T>, v: T): Promise<void> {
+  private async create<T>(kind: k.Kind<T>, v: T, tokenCache?: TokenCache): Promise<void> {
     this.open();
     const key = kind.key(v);
+    const obj = k.toObject(kind, v, this.namespace);
+    const create = () => this.api.create<KubeObject>(kind.ref, obj);
     try {
-      await this.api.create(kind.ref, k.toObject(kind, v, this.namespace));
+      await (tokenCache ? tokenCache.through(obj.metadata.name, create) : create());
     } catch (e) {
       throw this.storageError(e, describe(kind, key), 'create');
     }
@@ -484,13 +510,34 @@ export class KubernetesStorage implements Storage {
     return o;
   }
 
-  private async remove<T>(kind: k.Kind<T>, key: string): Promise<void> {
+  private async remove<T>(kind: k.Kind<T>, key: string, tokenCache?: TokenCache): Promise<void> {
     this.open();
+    const name = kind.name(key);
     try {
-      await this.api.delete(kind.ref, kind.name(key));
+      await this.api.delete(kind.ref, name);
     } catch (e) {
       throw this.storageError(e, describe(kind, key), 'write');
+    } finally {
+      tokenCache?.forget(name);
     }
+  }
+
+  /**
+   * A hit of the token cache, else a GET (whose answer the cache keeps); the same key check as `read`. A
+   * hit may be a moment stale: whoever writes on it does so with a compare-and-swap (see `update`).
+   */
+  private async readThrough<T>(
+    kind: k.Kind<T>,
+    key: string,
+    tokenCache: TokenCache | undefined,
+    skipHit = false,
+  ): Promise<KubeObject> {
+    if (!tokenCache) return this.read(kind, key);
+    this.open();
+    const name = kind.name(key);
+    const hit = skipHit ? undefined : tokenCache.get(name);
+    if (hit && kind.specKey(hit.spec ?? {}) === key) return hit;
+    return tokenCache.through(name, () => this.read(kind, key, name));
   }
 
   private async list<T>(kind: k.Kind<T>, opts?: ListOptions): Promise<Page<T>> {
@@ -545,8 +592,26 @@ export class KubernetesStorage implements Storage {
     ];
   }
 
+  private tokenCaches(): TokenCache[] {
+    return [this.refreshTokenCache, this.offlineSessionCache].filter((c) => c !== undefined);
+  }
+
   private cachedPlurals(): Set<string> {
-    return new Set([k.clients, k.passwords, k.connectors, k.keySets, k.revocations].map((x) => x.plural));
+    const watched: k.Kind<unknown>[] = [k.clients, k.passwords, k.connectors, k.keySets, k.revocations];
+    if (this.refreshTokenCache) watched.push(k.refreshTokens, k.offlineSessions);
+    return new Set(watched.map((x) => x.plural));
+  }
+
+  private tokenCacheOf<T>(kind: k.Kind<T>, maxEntries: number): TokenCache {
+    return new TokenCache(this.api, {
+      resource: kind.plural,
+      path: `/apis/${kind.ref.group}/${kind.ref.version}/namespaces/${this.api.namespace}/${kind.plural}`,
+      // A LIST of one item is a consistent read: its version is where a watch misses nothing after it.
+      currentVersion: async () =>
+        (await this.api.list(kind.ref, { limit: 1 })).metadata?.resourceVersion ?? '',
+      maxEntries,
+      logger: this.opts.logger,
+    });
   }
 
   private fromCache<T>(kind: k.Kind<T>, cache: WatchCache, key: string): KubeObject {
@@ -617,6 +682,8 @@ export class KubernetesStorage implements Storage {
     updater: Updater<T>,
     how: {
       cache?: WatchCache;
+      /** Reads of attempt 0 may hit it; every read and write passes through it. */
+      tokenCache?: TokenCache | undefined;
       decode?: (o: KubeObject) => T | Promise<T>;
       prepare?: (next: T, base: KubeObject, current: T) => KubeObject;
     } = {},
@@ -640,6 +707,15 @@ export class KubernetesStorage implements Storage {
           base = this.fromCache(kind, how.cache, key);
         } else if (how.cache) {
           base = await this.read(kind, key, name ?? how.cache.lookup(key)?.metadata.name ?? kind.name(key));
+        } else if (how.tokenCache) {
+          // After a 409 the hit (if it was one) is what went stale: read the truth from the API.
+          const tokenCache = how.tokenCache;
+          const objectName = kind.name(key);
+          const hit = attempt === 0 ? tokenCache.get(objectName) : undefined;
+          base =
+            hit && kind.specKey(hit.spec ?? {}) === key
+              ? hit
+              : await tokenCache.through(objectName, () => this.read(kind, key, objectName));
         } else {
           base = await this.read(kind, key);
         }
@@ -651,10 +727,14 @@ export class KubernetesStorage implements Storage {
         if (track.starts !== startsBefore) continue;
         if (kind.key(next) !== key) throw new TypeError(`an updater may not change the key of ${what}`);
         let written: KubeObject;
+        const objectName = name;
+        const replace = () =>
+          this.api.replace<KubeObject>(kind.ref, objectName, prepare(next, base, current));
         try {
-          written = await this.api.replace(kind.ref, name, prepare(next, base, current));
+          written = await (how.tokenCache ? how.tokenCache.through(objectName, replace) : replace());
         } catch (e) {
           if (e instanceof KubeApiError && e.status === 409) continue;
+          if (e instanceof KubeApiError && e.status === 404) how.tokenCache?.forget(objectName);
           if (e instanceof KubeApiError && e.status === 404 && how.cache) how.cache.remove(base);
           throw this.storageError(e, what, 'write');
         }
@@ -764,6 +844,8 @@ export class KubernetesStorage implements Storage {
         ? new AlreadyExistsError(what, { cause: e })
         : new ConflictError(what, { cause: e });
     }
+    // No answer from the API server: the token caches' watches may be dead too (token-cache.ts).
+    if (e.transient) for (const c of this.tokenCaches()) c.distrust();
     if (e.transient || e.status === 401 || e.status === 403) {
       return new UnavailableError(`kubernetes storage: ${describeStartupFailure(e, this.namespace)}`, {
         cause: e,

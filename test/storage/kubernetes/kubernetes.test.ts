@@ -577,7 +577,7 @@ describe('request counts', () => {
       'delete authrequests': 1,
       'get authcodes': 1,
       'get authrequests': 1,
-      'get refreshtokens': 1,
+      // none for refreshtokens: the update reads the token this storage created from its token cache
       'list keysets': 1,
       'update oauth2clients': 1,
       'update refreshtokens': 1,
