@@ -145,10 +145,8 @@ export class RefreshTokens {
     const against = (): void => {
       if (!consistent) throw new OnACopy();
     };
-    if (!token) {
-      against();
-      throw new RefreshRejected('invalid', INVALID);
-    }
+    // No token is no copy: a cache only holds tokens that exist, so a miss was asked of the stored state.
+    if (!token) throw new RefreshRejected('invalid', INVALID);
     if (token.clientID !== clientID) {
       against();
       throw new RefreshRejected('other_client', 'Refresh token was issued to another client.');
