@@ -1,5 +1,5 @@
 import { startServer, type ServerProcess } from '../helpers/cli.js';
-import { writeTestConfig, type TestServerConfig } from '../helpers/config.js';
+import { ADMIN_USER_CONFIG, writeTestConfig, type TestServerConfig } from '../helpers/config.js';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { basicAuth } from '../helpers/flows.js';
 import { oauthFailure, postJSON, startLoad, type LoadRecorder, type OAuthResponse } from '../helpers/load.js';
@@ -18,15 +18,7 @@ const OUTAGE_MS = 10_000;
 const REUSE_INTERVAL_MS = 2_000;
 const UNAVAILABLE = '503 temporarily_unavailable';
 const WORKERS = 3;
-const USERS = `enablePasswordDB: true
-staticPasswords:
-- email: admin@example.com
-  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"
-  username: admin
-  userID: admin-1
-  groups: [admins]
-oauth2:
-  passwordConnector: local
+const USERS = `${ADMIN_USER_CONFIG}
 expiry:
   refreshTokens:
     reuseInterval: ${REUSE_INTERVAL_MS / 1000}s`;

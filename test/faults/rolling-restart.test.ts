@@ -9,6 +9,7 @@ import { oauthFailure, postJSON, startLoad, type LoadRecorder } from '../helpers
 import { freePort } from '../helpers/net.js';
 import { RoundRobinProxy } from '../helpers/round-robin-proxy.js';
 import { waitFor } from '../helpers/wait.js';
+import { ADMIN_USER_CONFIG } from '../helpers/config.js';
 
 // Issue 13, "faults survived under load": a rolling restart. Three `latchkey serve` replicas on one
 // Kubernetes namespace behind a round-robin proxy (the Service), a load of password and code-flow logins
@@ -219,14 +220,6 @@ staticClients:
   name: Example App
   redirectURIs:
   - ${REDIRECT_URI}
-enablePasswordDB: true
-staticPasswords:
-- email: admin@example.com
-  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"
-  username: admin
-  userID: admin-1
-  groups: [admins]
-oauth2:
-  passwordConnector: local
+${ADMIN_USER_CONFIG}
 `;
 }

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startServer, type ServerProcess } from '../helpers/cli.js';
-import { writeTestConfig, type TestServerConfig } from '../helpers/config.js';
+import { ADMIN_USER_CONFIG, writeTestConfig, type TestServerConfig } from '../helpers/config.js';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { basicAuth } from '../helpers/flows.js';
 import { oauthFailure, postJSON, startLoad } from '../helpers/load.js';
@@ -20,15 +20,7 @@ import { waitFor } from '../helpers/wait.js';
 // watch goes to etcd, as it does on any API server once the gap is older than its cache's window.
 
 const SECRET = 'ZXhhbXBsZS1hcHAtc2VjcmV0';
-const USERS = `enablePasswordDB: true
-staticPasswords:
-- email: admin@example.com
-  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"
-  username: admin
-  userID: admin-1
-  groups: [admins]
-oauth2:
-  passwordConnector: local`;
+const USERS = ADMIN_USER_CONFIG;
 
 const clientYaml = (id: string) => `apiVersion: latchkey.dev/v1
 kind: OAuth2Client

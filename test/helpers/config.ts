@@ -79,3 +79,17 @@ export async function exampleConfig(
   await writeFile(file, stringify(doc));
   return { dir, file, issuer, webPort, telemetryPort };
 }
+
+/**
+ * Configuration lines for the user most server tests log in as: admin@example.com, password "password"
+ * (bcrypt, cost 10), group admins, reachable through the password grant.
+ */
+export const ADMIN_USER_CONFIG = `enablePasswordDB: true
+staticPasswords:
+- email: admin@example.com
+  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"
+  username: admin
+  userID: admin-1
+  groups: [admins]
+oauth2:
+  passwordConnector: local`;

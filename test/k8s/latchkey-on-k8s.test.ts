@@ -1,7 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { REPO_ROOT, startServer, type ServerProcess } from '../helpers/cli.js';
-import { writeTestConfig, type TestServerConfig } from '../helpers/config.js';
+import { ADMIN_USER_CONFIG, writeTestConfig, type TestServerConfig } from '../helpers/config.js';
 import { basicAuth, browserLogin, postForm } from '../helpers/flows.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait.js';
@@ -15,15 +15,7 @@ import { join } from 'node:path';
 // kubectl. Each group of tests gets its own namespace (its own key set).
 const SECRET = 'ZXhhbXBsZS1hcHAtc2VjcmV0';
 const REDIRECT_URI = 'http://127.0.0.1:5555/callback';
-const USERS = `enablePasswordDB: true
-staticPasswords:
-- email: admin@example.com
-  hash: "$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW"
-  username: admin
-  userID: admin-1
-  groups: [admins]
-oauth2:
-  passwordConnector: local`;
+const USERS = ADMIN_USER_CONFIG;
 
 describe('Latchkey on Kubernetes storage', () => {
   let cp: ControlPlane;

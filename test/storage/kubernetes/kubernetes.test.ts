@@ -15,6 +15,7 @@ import { freePort } from '../../helpers/net.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rejection } from '../conformance/context.js';
 import * as f from '../fixtures.js';
+import { testStorageConfig } from './test-storage.js';
 
 // What the conformance suite cannot see: CRDs and kubectl, objects managed by operators, names, labels,
 // several replicas on one namespace, start-up failures, request counts and an API-server outage. One control
@@ -51,14 +52,8 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-const config = (namespace: string, more: Partial<KubernetesStorageConfig> = {}): KubernetesStorageConfig => ({
-  type: 'kubernetes',
-  inCluster: false,
-  kubeConfigFile: cp.kubeconfig,
-  namespace,
-  crdHandling: 'ensure',
-  ...more,
-});
+const config = (namespace: string, more: Partial<KubernetesStorageConfig> = {}): KubernetesStorageConfig =>
+  testStorageConfig(cp.kubeconfig, namespace, more);
 
 async function open(
   namespace: string,

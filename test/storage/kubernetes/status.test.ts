@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../../helpers/cli.js';
 import { startControlPlane, type ControlPlane } from '../../helpers/control-plane.js';
 import { waitFor } from '../../helpers/wait.js';
 import { rejection } from '../conformance/context.js';
+import { testStorageConfig } from './test-storage.js';
 
 // Custom resources that talk back (issue 17 item 6), on a real kube-apiserver: what `kubectl get` shows for
 // objects applied with kubectl, what the schema refuses at admission, that status is written once per change
@@ -34,14 +35,8 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-const config = (namespace: string, more: Partial<KubernetesStorageConfig> = {}): KubernetesStorageConfig => ({
-  type: 'kubernetes',
-  inCluster: false,
-  kubeConfigFile: cp.kubeconfig,
-  namespace,
-  crdHandling: 'ensure',
-  ...more,
-});
+const config = (namespace: string, more: Partial<KubernetesStorageConfig> = {}): KubernetesStorageConfig =>
+  testStorageConfig(cp.kubeconfig, namespace, more);
 
 async function open(
   namespace: string,

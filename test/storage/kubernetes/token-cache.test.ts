@@ -11,6 +11,7 @@ import type { RefreshToken } from '../../../src/storage/storage.js';
 import { startControlPlane, type ControlPlane } from '../../helpers/control-plane.js';
 import { waitFor } from '../../helpers/wait.js';
 import * as f from '../fixtures.js';
+import { testStorageConfig } from './test-storage.js';
 
 // The refresh-token and offline-session cache of the Kubernetes back end (token-cache.ts) on a real API
 // server: a refresh read from memory, writes that stay compare-and-swap on the version read (a stale hit
@@ -34,17 +35,7 @@ async function open(
   more: Partial<KubernetesStorageConfig> = {},
   opts: KubernetesStorageOptions = {},
 ): Promise<KubernetesStorage> {
-  const s = await KubernetesStorage.open(
-    {
-      type: 'kubernetes',
-      inCluster: false,
-      kubeConfigFile: cp.kubeconfig,
-      namespace,
-      crdHandling: 'ensure',
-      ...more,
-    },
-    opts,
-  );
+  const s = await KubernetesStorage.open(testStorageConfig(cp.kubeconfig, namespace, more), opts);
   opened.push(s);
   return s;
 }
