@@ -17,6 +17,7 @@ import type {
   Password,
   RefreshToken,
   Revocation,
+  Session,
   Storage,
   Updater,
 } from './storage.js';
@@ -308,6 +309,22 @@ class StaticOverlayStorage implements Storage {
   }
   getRevocation(id: string): Promise<Revocation> {
     return this.inner.getRevocation(id);
+  }
+
+  createSession(session: Session): Promise<void> {
+    return this.inner.createSession(session);
+  }
+  getSession(id: string): Promise<Session> {
+    return this.inner.getSession(id);
+  }
+  listSessions(opts?: ListOptions): Promise<Page<Session>> {
+    return this.inner.listSessions(opts);
+  }
+  updateSession(id: string, updater: Updater<Session>): Promise<Session> {
+    return this.inner.updateSession(id, updater);
+  }
+  deleteSession(id: string): Promise<void> {
+    return this.inner.deleteSession(id);
   }
 
   garbageCollect(now: Date): Promise<GarbageCollectionResult> {

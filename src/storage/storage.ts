@@ -50,6 +50,17 @@ export interface Client {
   grantTypes?: string[];
   /** Dex's clientCredentialsClaims: what a client_credentials token says about the client. */
   clientCredentialsClaims?: { groups: string[] };
+  /** Where RP-initiated logout may send the browser afterwards (exact match); absent = nowhere. */
+  postLogoutRedirectURIs?: string[];
+  /** Where a signed logout token is POSTed when a browser session this client took part in ends. */
+  backchannelLogoutURI?: string;
+  /**
+   * Which other clients may reuse the browser sessions this client's logins started (SSO, Dex main's
+   * direction): client IDs, `*` = all, empty = none; absent = sessions.ssoSharedWithDefault.
+   */
+  ssoSharedWith?: string[];
+  /** `session`: its refresh tokens stop working when the browser session they came from ends. Absent = standalone. */
+  refreshTokenLifetime?: 'standalone' | 'session';
 }
 
 /** A login that a connector has authenticated and that waits for approval (never written before that). */
@@ -87,6 +98,8 @@ export interface AuthCode {
   expiry: Date;
   pkce: PKCE;
   authTime?: Date;
+  /** The browser session the login belongs to (the ID token's `sid`); absent without sessions. */
+  sessionID?: string;
 }
 
 export interface RefreshToken {
@@ -114,6 +127,10 @@ export interface RefreshToken {
    */
   rotationKey?: string;
   authTime?: Date;
+  /** The browser session the login belongs to (the ID token's `sid`). */
+  sessionID?: string;
+  /** The token stops working once that session has ended (its client's refreshTokenLifetime: session). */
+  sessionBound?: boolean;
 }
 
 export interface RefreshTokenRef {
@@ -179,6 +196,49 @@ export interface DeviceToken {
   pkce: PKCE;
 }
 
+/** A client that took part in a browser session and must hear when it ends (back-channel logout). */
+export interface SessionClient {
+  /** When it first got a login from this session. */
+  since: Date;
+}
+
+/**
+ * A signed-in browser (one per browser and user): what lets a later login skip the connector (SSO), what
+ * `sid` names and what logout ends. The browser holds only a sealed cookie naming it; deleting the record
+ * (logout, `kubectl delete`, garbage collection) ends it everywhere.
+ */
+export interface Session {
+  /** Random, unguessable; the ID tokens' `sid`. */
+  id: string;
+  claims: Claims;
+  connectorID: string;
+  /** The connector's opaque state from the last authentication (an upstream refresh token). */
+  connectorData?: Uint8Array;
+  /** When the user last authenticated interactively (`auth_time`; moves on a forced re-login). */
+  authTime: Date;
+  /** RFC 8176 authentication method references of that authentication, e.g. ["pwd"]. */
+  amr: string[];
+  createdAt: Date;
+  /** Last login served from this session; written only when it moved by a good fraction of the idle lifetime. */
+  lastActivity: Date;
+  /** The session ends at this instant whatever its use (sessions.absoluteLifetime after creation). */
+  absoluteExpiry: Date;
+  /** The session ends at this instant unless used again (sessions.validIfNotUsedFor after lastActivity). */
+  idleExpiry: Date;
+  /** Clients whose logout must be told (those with a back-channel URI), by client ID. */
+  clients: Record<string, SessionClient>;
+  /** Scopes the user approved per client in this session, so approval is asked once per client. */
+  consents: Record<string, string[]>;
+  /**
+   * Approval forms already answered (their IDs) until they expire: the session update that records the
+   * answer is the approval's single-use step, as deleting the AuthRequest is without sessions.
+   */
+  answeredApprovals: Record<string, Date>;
+  /** Where the browser signed in from (after web.clientRemoteIP), for an admin listing sessions. */
+  ipAddress?: string;
+  userAgent?: string;
+}
+
 /** A named set of keys that rotate together: the JWS signing keys, or the keys sealing pending requests. */
 export type KeySetName = 'signing' | 'sealing';
 
@@ -237,6 +297,7 @@ export interface GarbageCollectionResult {
   deviceTokens: number;
   refreshTokens: number;
   revocations: number;
+  sessions: number;
 }
 
 export type Updater<T> = (old: T) => T;
@@ -314,9 +375,16 @@ export interface Storage {
   /** Asked on every /userinfo and introspection call: served without a remote request where there is one. */
   getRevocation(id: string): Promise<Revocation>;
 
+  createSession(s: Session): Promise<void>;
+  /** May be served from a watch-kept cache (Kubernetes): a deletion elsewhere is seen within the watch's delay. */
+  getSession(id: string): Promise<Session>;
+  listSessions(opts?: ListOptions): Promise<Page<Session>>;
+  updateSession(id: string, updater: Updater<Session>): Promise<Session>;
+  deleteSession(id: string): Promise<void>;
+
   /**
-   * Deletes, in pages, every auth request, code, device request/token, refresh token and revocation expired
-   * at `now`.
+   * Deletes, in pages, every auth request, code, device request/token, refresh token, revocation and session
+   * expired at `now` (a session at the earlier of its absolute and idle expiry).
    */
   garbageCollect(now: Date): Promise<GarbageCollectionResult>;
 

@@ -4,6 +4,7 @@ import { describeCrud } from './conformance/crud.js';
 import { describeGarbageCollection } from './conformance/gc.js';
 import { describePaging } from './conformance/paging.js';
 import { describeRevocations } from './conformance/revocations.js';
+import { describeSessions } from './conformance/sessions.js';
 import { describeSpecifics } from './conformance/specifics.js';
 
 // The one storage conformance suite (DESIGN.md, Tests §2): every back end runs exactly this. It only talks
@@ -21,5 +22,6 @@ export function runStorageConformance(name: string, factory: StorageFactory): vo
     describeConcurrency(ctx);
     describeGarbageCollection(ctx);
     describeRevocations(ctx);
+    describeSessions(ctx);
   });
 }

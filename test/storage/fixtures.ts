@@ -12,6 +12,7 @@ import type {
   PKCE,
   Password,
   RefreshToken,
+  Session,
 } from '../../src/storage/storage.js';
 
 // Entities with every optional field filled and dates written in non-UTC zones with milliseconds, so a
@@ -43,6 +44,10 @@ export const client = (id: string): Client => ({
   public: false,
   name: `Client ${id}`,
   logoURL: 'https://app.example.com/logo.png',
+  postLogoutRedirectURIs: ['https://app.example.com/logged-out', 'http://127.0.0.1/bye?x=1'],
+  backchannelLogoutURI: 'https://app.example.com/backchannel-logout',
+  ssoSharedWith: ['peer-a', '*'],
+  refreshTokenLifetime: 'session',
 });
 
 export const authRequest = (id: string, expiry: Date = farFuture()): AuthRequest => ({
@@ -76,6 +81,7 @@ export const authCode = (id: string, expiry: Date = farFuture()): AuthCode => ({
   expiry,
   pkce: pkce(),
   authTime: new Date('2026-03-04T05:06:07.123-08:00'),
+  sessionID: 'session-of-the-code',
 });
 
 export const refreshToken = (id: string, expiry?: Date): RefreshToken => ({
@@ -93,6 +99,8 @@ export const refreshToken = (id: string, expiry?: Date): RefreshToken => ({
   ...(expiry ? { expiry } : {}),
   familyID: `family-${id}`,
   authTime: new Date('2026-02-01T07:59:59.500Z'),
+  sessionID: `session-of-${id}`,
+  sessionBound: true,
 });
 
 export const offlineSessions = (userID: string, connectorID: string): OfflineSessions => ({
@@ -177,6 +185,31 @@ export const keySet = (name: KeySetName): KeySet => ({
     },
   ],
   nextRotation: new Date('2026-01-02T06:00:00.007-06:00'),
+});
+
+/** A browser session with every optional field and every map filled; expiries far ahead unless given. */
+export const session = (
+  id: string,
+  expiries: { absoluteExpiry?: Date; idleExpiry?: Date } = {},
+): Session => ({
+  id,
+  claims: claims(),
+  connectorID: 'ldap',
+  connectorData: bytes(5, 0, 255),
+  authTime: new Date('2026-04-01T09:00:00.111+02:00'),
+  amr: ['pwd', 'otp'],
+  createdAt: new Date('2026-04-01T09:00:00.222+02:00'),
+  lastActivity: new Date('2026-04-01T10:30:00.333-04:00'),
+  absoluteExpiry: expiries.absoluteExpiry ?? farFuture(),
+  idleExpiry: expiries.idleExpiry ?? new Date('2099-01-01T00:00:00.444+09:00'),
+  clients: {
+    app: { since: new Date('2026-04-01T09:00:01.555+02:00') },
+    'https://other.example.com/client': { since: new Date('2026-04-01T17:00:02.666Z') },
+  },
+  consents: { app: ['openid', 'email', 'groups'], cli: [] },
+  answeredApprovals: { 'approval-1': new Date('2026-04-01T09:05:00.777+05:30') },
+  ipAddress: '2001:db8::17',
+  userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0',
 });
 
 /** The IDs of a numbered series, zero-padded so that every back end's key order is the numeric order. */

@@ -189,6 +189,28 @@ export const keySetKit: Kit<ReturnType<typeof f.keySet>> = {
   key: (v) => v.name,
 };
 
+export const sessionKit: Kit<ReturnType<typeof f.session>> = {
+  name: 'session',
+  make: (n) => f.session(`session-${String(n).padStart(4, '0')}`),
+  create: (s, v) => s.createSession(v),
+  get: (s, v) => s.getSession(v.id),
+  update: (s, v, u) => s.updateSession(v.id, u),
+  delete: (s, v) => s.deleteSession(v.id),
+  list: (s, o) => s.listSessions(o),
+  // What a login through the session changes: the activity, a new client, its consent, an answered approval.
+  change: (v, tag) => ({
+    ...v,
+    lastActivity: new Date(v.lastActivity.getTime() + 60_001),
+    idleExpiry: new Date(v.idleExpiry.getTime() + 60_001),
+    clients: { ...v.clients, [tag]: { since: new Date(1_700_000_000_789) } },
+    consents: { ...v.consents, [tag]: ['openid', tag] },
+    answeredApprovals: { ...v.answeredApprovals, [`approval-${tag}`]: new Date(1_700_000_001_234) },
+  }),
+  comparable: same,
+  key: (v) => v.id,
+  counter: { read: (v) => Number(v.userAgent), write: (v, n) => ({ ...v, userAgent: String(n) }) },
+};
+
 // Written out so each kit keeps its own element type; the generic checks take them one by one.
 export const allKits = [
   clientKit,
@@ -201,4 +223,5 @@ export const allKits = [
   deviceRequestKit,
   deviceTokenKit,
   keySetKit,
+  sessionKit,
 ] as Kit<unknown>[];

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ConflictError, NotFoundError, UnavailableError } from '../../src/storage/errors.js';
+import { encodeBody } from '../../src/storage/sqlite/codec.js';
 import { MIGRATIONS, migrate, schemaVersion } from '../../src/storage/sqlite/migrations.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite.js';
 import { runStorageConformance } from './conformance.js';
@@ -145,6 +146,38 @@ describe('sqlite3 schema migrations', () => {
       expect(schemaVersion(db)).toBe(MIGRATIONS.length + 1);
     } finally {
       db.close();
+    }
+  });
+
+  it('bring a file of the release before sessions up to date, its rows intact', async () => {
+    const file = tempFile();
+    const db = new DatabaseSync(file);
+    // Migrations 1-2 only, and a client and a refresh token as that release wrote them (no session fields).
+    migrate(db, MIGRATIONS.slice(0, 2));
+    const client = f.client('old');
+    delete client.postLogoutRedirectURIs;
+    delete client.backchannelLogoutURI;
+    delete client.ssoSharedWith;
+    delete client.refreshTokenLifetime;
+    const token = f.refreshToken('old-rt');
+    delete token.sessionID;
+    delete token.sessionBound;
+    db.prepare('INSERT INTO clients (id, version, body) VALUES (?, 1, ?)').run('old', encodeBody(client));
+    db.prepare('INSERT INTO refresh_tokens (id, version, expiry, body) VALUES (?, 1, NULL, ?)').run(
+      'old-rt',
+      encodeBody(token),
+    );
+    db.close();
+
+    const s = SqliteStorage.open(file);
+    try {
+      expect(versions(file)).toEqual(all);
+      expect(await s.getClient('old')).toEqual(client);
+      expect(await s.getRefreshToken('old-rt')).toEqual(token);
+      await s.createSession(f.session('new'));
+      expect(await s.getSession('new')).toEqual(f.session('new'));
+    } finally {
+      await s.close();
     }
   });
 

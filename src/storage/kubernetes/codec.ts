@@ -14,8 +14,11 @@ import type {
   RefreshToken,
   RefreshTokenRef,
   Revocation,
+  Session,
+  SessionClient,
   StoredKey,
 } from '../storage.js';
+import { sessionExpiry } from '../expiry.js';
 import type { KubeObject, ResourceRef } from './api.js';
 import {
   LABEL_CLIENT,
@@ -88,6 +91,11 @@ const optStr = <K extends string>(s: Spec, k: K): { [P in K]?: string } =>
   (typeof s[k] === 'string' ? { [k]: s[k] } : {}) as { [P in K]?: string };
 const optBytes = (s: Spec, k: string): { connectorData?: Uint8Array } =>
   typeof s[k] === 'string' ? { connectorData: new Uint8Array(Buffer.from(s[k], 'base64')) } : {};
+/** A map of instants (RFC 3339 strings) by key; entries of another type are left out. */
+const dates = (s: Spec, k: string): Record<string, Date> =>
+  Object.fromEntries(
+    Object.entries(obj(s, k)).flatMap(([key, v]) => (typeof v === 'string' ? [[key, new Date(v)]] : [])),
+  );
 
 const iso = (d: Date): string => d.toISOString();
 const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
@@ -195,6 +203,7 @@ export const authCodes = kind<AuthCode>('AuthCode', 'authcodes', 'auth code', {
     expiry: iso(c.expiry),
     pkce: encodePkce(c.pkce),
     ...maybe('authTime', c.authTime, iso),
+    ...maybe('sessionID', c.sessionID, String),
   }),
   labels: (c) => ({ ...loginLabels(c.clientID, c.claims, c.connectorID), ...expiresLabels(c.expiry) }),
   decode: ({ spec = {} }) => ({
@@ -209,6 +218,7 @@ export const authCodes = kind<AuthCode>('AuthCode', 'authcodes', 'auth code', {
     expiry: date(spec, 'expiry'),
     pkce: decodePkce(obj(spec, 'pkce')),
     ...optDate(spec, 'authTime'),
+    ...optStr(spec, 'sessionID'),
   }),
 });
 
@@ -232,6 +242,8 @@ export const refreshTokens = kind<RefreshToken>('RefreshToken', 'refreshtokens',
     ...maybe('familyID', r.familyID, String),
     ...maybe('rotationKey', r.rotationKey, String),
     ...maybe('authTime', r.authTime, iso),
+    ...maybe('sessionID', r.sessionID, String),
+    ...maybe('sessionBound', r.sessionBound, Boolean),
   }),
   labels: (r) => ({ ...loginLabels(r.clientID, r.claims, r.connectorID), ...expiresLabels(r.expiry) }),
   decode: ({ spec = {} }) => ({
@@ -250,6 +262,8 @@ export const refreshTokens = kind<RefreshToken>('RefreshToken', 'refreshtokens',
     ...optStr(spec, 'familyID'),
     ...optStr(spec, 'rotationKey'),
     ...optDate(spec, 'authTime'),
+    ...optStr(spec, 'sessionID'),
+    ...(typeof spec.sessionBound === 'boolean' ? { sessionBound: spec.sessionBound } : {}),
   }),
 });
 
@@ -315,6 +329,9 @@ export function secretRefOf(o: KubeObject): SecretRef | undefined {
   return name && key ? { name, key } : undefined;
 }
 
+type RefreshTokenLifetime = NonNullable<Client['refreshTokenLifetime']>;
+const REFRESH_TOKEN_LIFETIMES: readonly RefreshTokenLifetime[] = ['standalone', 'session'];
+
 export const clients = kind<Client>('OAuth2Client', 'oauth2clients', 'client', {
   key: (c) => c.id,
   specKey: (s) => str(s, 'id'),
@@ -331,6 +348,10 @@ export const clients = kind<Client>('OAuth2Client', 'oauth2clients', 'client', {
     ...(c.clientCredentialsClaims
       ? { clientCredentialsClaims: { groups: [...c.clientCredentialsClaims.groups] } }
       : {}),
+    ...(c.postLogoutRedirectURIs ? { postLogoutRedirectURIs: [...c.postLogoutRedirectURIs] } : {}),
+    ...maybe('backchannelLogoutURI', c.backchannelLogoutURI, String),
+    ...(c.ssoSharedWith ? { ssoSharedWith: [...c.ssoSharedWith] } : {}),
+    ...maybe('refreshTokenLifetime', c.refreshTokenLifetime, String),
   }),
   labels: () => ({}),
   // A client with secretRef decodes with an empty secret; the storage fills it in from the Secret.
@@ -346,6 +367,15 @@ export const clients = kind<Client>('OAuth2Client', 'oauth2clients', 'client', {
     ...(spec.grantTypes !== undefined ? { grantTypes: strs(spec, 'grantTypes') } : {}),
     ...(spec.clientCredentialsClaims !== undefined
       ? { clientCredentialsClaims: { groups: strs(obj(spec, 'clientCredentialsClaims'), 'groups') } }
+      : {}),
+    ...(spec.postLogoutRedirectURIs !== undefined
+      ? { postLogoutRedirectURIs: strs(spec, 'postLogoutRedirectURIs') }
+      : {}),
+    ...optStr(spec, 'backchannelLogoutURI'),
+    ...(spec.ssoSharedWith !== undefined ? { ssoSharedWith: strs(spec, 'ssoSharedWith') } : {}),
+    // The CRD admits only these two; anything else (an object written around the schema) reads as absent.
+    ...(REFRESH_TOKEN_LIFETIMES.find((l) => l === spec.refreshTokenLifetime)
+      ? { refreshTokenLifetime: spec.refreshTokenLifetime as RefreshTokenLifetime }
       : {}),
   }),
 });
@@ -538,6 +568,65 @@ export const revocations = kind<Revocation>('Revocation', 'revocations', 'revoca
   decode: ({ spec = {} }) => ({ id: str(spec, 'id'), expiry: date(spec, 'expiry') }),
 });
 
+export const sessions = kind<Session>('AuthSession', 'authsessions', 'session', {
+  key: (x) => x.id,
+  specKey: (s) => str(s, 'id'),
+  encode: (x) => ({
+    id: x.id,
+    claims: encodeClaims(x.claims),
+    user: displayUser(x.claims),
+    connectorID: x.connectorID,
+    ...maybe('connectorData', x.connectorData, b64),
+    authTime: iso(x.authTime),
+    amr: [...x.amr],
+    createdAt: iso(x.createdAt),
+    lastActivity: iso(x.lastActivity),
+    absoluteExpiry: iso(x.absoluteExpiry),
+    idleExpiry: iso(x.idleExpiry),
+    clients: Object.fromEntries(
+      Object.entries(x.clients).map(([clientID, c]) => [clientID, { since: iso(c.since) }]),
+    ),
+    consents: Object.fromEntries(
+      Object.entries(x.consents).map(([clientID, scopes]) => [clientID, [...scopes]]),
+    ),
+    answeredApprovals: Object.fromEntries(
+      Object.entries(x.answeredApprovals).map(([id, expiry]) => [id, iso(expiry)]),
+    ),
+    ...maybe('ipAddress', x.ipAddress, String),
+    ...maybe('userAgent', x.userAgent, String),
+  }),
+  // No client label: a session serves every client that logs in through it.
+  labels: (x) => ({
+    [LABEL_USER]: userLabel(x.claims.userID),
+    [LABEL_CONNECTOR]: labelValue(x.connectorID),
+    ...expiresLabels(sessionExpiry(x)),
+  }),
+  decode: ({ spec = {} }) => ({
+    id: str(spec, 'id'),
+    claims: decodeClaims(obj(spec, 'claims')),
+    connectorID: str(spec, 'connectorID'),
+    ...optBytes(spec, 'connectorData'),
+    authTime: date(spec, 'authTime'),
+    amr: strs(spec, 'amr'),
+    createdAt: date(spec, 'createdAt'),
+    lastActivity: date(spec, 'lastActivity'),
+    absoluteExpiry: date(spec, 'absoluteExpiry'),
+    idleExpiry: date(spec, 'idleExpiry'),
+    clients: Object.fromEntries(
+      Object.entries(obj(spec, 'clients')).map(([clientID, raw]): [string, SessionClient] => [
+        clientID,
+        { since: date(typeof raw === 'object' && raw !== null ? (raw as Spec) : {}, 'since') },
+      ]),
+    ),
+    consents: Object.fromEntries(
+      Object.keys(obj(spec, 'consents')).map((clientID) => [clientID, strs(obj(spec, 'consents'), clientID)]),
+    ),
+    answeredApprovals: dates(spec, 'answeredApprovals'),
+    ...optStr(spec, 'ipAddress'),
+    ...optStr(spec, 'userAgent'),
+  }),
+});
+
 /** Every kind, for CRD checks. */
 export const ALL_KINDS: readonly Kind<unknown>[] = [
   authRequests,
@@ -551,6 +640,7 @@ export const ALL_KINDS: readonly Kind<unknown>[] = [
   deviceTokens,
   keySets,
   revocations,
+  sessions,
 ] as Kind<unknown>[];
 
 const LOOKUP_LABELS = [LABEL_CLIENT, LABEL_USER, LABEL_CONNECTOR, LABEL_EXPIRES];

@@ -25,9 +25,11 @@ import type {
   Password,
   RefreshToken,
   Revocation,
+  Session,
   Storage,
   Updater,
 } from '../storage.js';
+import { sessionExpiry } from '../expiry.js';
 import { KubeApi, KubeApiError, type KubeObject, type RequestCounter } from './api.js';
 import { KubernetesStorageStartupError, loadCluster } from './cluster.js';
 import * as k from './codec.js';
@@ -53,10 +55,11 @@ import { WatchCache } from './watch-cache.js';
 //   read); every other kind is read from the API, never from a cache: one-time objects above all.
 //   Revocations are cached because /userinfo and introspection ask for one on every call, and they are few
 //   (written only when a login is revoked, collected when its last access token has expired).
-// - Refresh tokens and offline sessions are too many to hold whole: a bounded TokenCache (token-cache.ts)
-//   keeps those this replica created, read or updated, invalidated by a watch, so a refresh reads nothing
-//   from the API; its write stays a compare-and-swap on the version read, so a stale hit loses and the
-//   update retries on a fresh GET.
+// - Refresh tokens, offline sessions and browser sessions are too many to hold whole: a bounded TokenCache
+//   (token-cache.ts) keeps those this replica created, read or updated, invalidated by a watch, so a refresh
+//   or an SSO login reads nothing from the API, and a session deleted elsewhere (logout on another replica,
+//   `kubectl delete authsession`) is gone here once the watch says so; a write stays a compare-and-swap on
+//   the version read, so a stale hit loses and the update retries on a fresh GET.
 // - Writes are compare-and-swap on metadata.resourceVersion; an update re-reads and re-applies its updater
 //   on 409, a bounded number of times.
 // - Codes and device tokens are consumed by a GET and a DELETE with a uid + resourceVersion precondition,
@@ -98,7 +101,7 @@ export { KubernetesStorageStartupError } from './cluster.js';
 
 /** Re-applications of an updater after a 409 before giving up with ConflictError. */
 export const MAX_UPDATE_ATTEMPTS = 5;
-/** Entries of each token cache (refresh tokens, offline sessions) when the configuration says nothing. */
+/** Entries of each token cache (refresh tokens, offline and browser sessions) unless configured. */
 export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 const GC_LEASE_NAME = 'latchkey-gc';
 const GC_DELETE_CONCURRENCY = 8;
@@ -124,6 +127,7 @@ export class KubernetesStorage implements Storage {
   /** Absent when the configured size is 0: every read is a GET, as before. */
   private readonly refreshTokenCache: TokenCache | undefined;
   private readonly offlineSessionCache: TokenCache | undefined;
+  private readonly sessionCache: TokenCache | undefined;
   private readonly clientSecrets: ClientSecretSource;
   private readonly status: StatusReporter | undefined;
   /** Updates in progress per entity, to notice an update started from inside another's updater. */
@@ -192,6 +196,7 @@ export class KubernetesStorage implements Storage {
     if (tokenCacheSize > 0) {
       this.refreshTokenCache = this.tokenCacheOf(k.refreshTokens, tokenCacheSize);
       this.offlineSessionCache = this.tokenCacheOf(k.offlineSessions, tokenCacheSize);
+      this.sessionCache = this.tokenCacheOf(k.sessions, tokenCacheSize);
     }
   }
 
@@ -433,6 +438,24 @@ export class KubernetesStorage implements Storage {
     return k.revocations.decode(this.fromCache(k.revocations, this.revocationCache, id));
   }
 
+  // ---- browser sessions --------------------------------------------------------------------------------
+
+  async createSession(session: Session): Promise<void> {
+    await this.create(k.sessions, session, this.sessionCache);
+  }
+  async getSession(id: string): Promise<Session> {
+    return k.sessions.decode(await this.readThrough(k.sessions, id, this.sessionCache));
+  }
+  async listSessions(opts?: ListOptions): Promise<Page<Session>> {
+    return this.list(k.sessions, opts);
+  }
+  async updateSession(id: string, updater: Updater<Session>): Promise<Session> {
+    return this.update(k.sessions, id, updater, { tokenCache: this.sessionCache });
+  }
+  async deleteSession(id: string): Promise<void> {
+    await this.remove(k.sessions, id, this.sessionCache);
+  }
+
   // ---- maintenance -------------------------------------------------------------------------------------
 
   async garbageCollect(now: Date): Promise<GarbageCollectionResult> {
@@ -444,6 +467,7 @@ export class KubernetesStorage implements Storage {
       deviceTokens: 0,
       refreshTokens: 0,
       revocations: 0,
+      sessions: 0,
     };
     try {
       if (!(await this.lease.acquire())) return result;
@@ -454,8 +478,12 @@ export class KubernetesStorage implements Storage {
     result.authCodes = await this.collect(k.authCodes, now);
     result.deviceRequests = await this.collect(k.deviceRequests, now);
     result.deviceTokens = await this.collect(k.deviceTokens, now);
-    result.refreshTokens = await this.collect(k.refreshTokens, now);
-    result.revocations = await this.collect(k.revocations, now, this.revocationCache);
+    result.refreshTokens = await this.collect(k.refreshTokens, now, { tokenCache: this.refreshTokenCache });
+    result.revocations = await this.collect(k.revocations, now, { cache: this.revocationCache });
+    result.sessions = await this.collect(k.sessions, now, {
+      tokenCache: this.sessionCache,
+      expiryOf: sessionExpiry,
+    });
     // While holding the Lease: judge every object again (a Secret created after its client, a replica that
     // lost the Lease with judgements pending).
     await this.status?.reconcileAll();
@@ -593,12 +621,14 @@ export class KubernetesStorage implements Storage {
   }
 
   private tokenCaches(): TokenCache[] {
-    return [this.refreshTokenCache, this.offlineSessionCache].filter((c) => c !== undefined);
+    return [this.refreshTokenCache, this.offlineSessionCache, this.sessionCache].filter(
+      (c) => c !== undefined,
+    );
   }
 
   private cachedPlurals(): Set<string> {
     const watched: k.Kind<unknown>[] = [k.clients, k.passwords, k.connectors, k.keySets, k.revocations];
-    if (this.refreshTokenCache) watched.push(k.refreshTokens, k.offlineSessions);
+    if (this.refreshTokenCache) watched.push(k.refreshTokens, k.offlineSessions, k.sessions);
     return new Set(watched.map((x) => x.plural));
   }
 
@@ -772,7 +802,17 @@ export class KubernetesStorage implements Storage {
 
   // ---- garbage collection ------------------------------------------------------------------------------
 
-  private async collect<T>(kind: k.Kind<T>, now: Date, cache?: WatchCache): Promise<number> {
+  private async collect<T>(
+    kind: k.Kind<T>,
+    now: Date,
+    how: {
+      cache?: WatchCache;
+      tokenCache?: TokenCache | undefined;
+      /** When the entity expires, as its expires label says (default: its `expiry`). */
+      expiryOf?: (v: T) => Date | undefined;
+    } = {},
+  ): Promise<number> {
+    const expiryOf = how.expiryOf ?? ((v: T) => (v as Expiring).expiry);
     const t = now.getTime();
     // Label values are whole seconds: select a superset, then compare at millisecond precision.
     const labelSelector = `${LABEL_EXPIRES}<${Math.floor(t / 1000) + 1}`;
@@ -786,10 +826,10 @@ export class KubernetesStorage implements Storage {
           ...(cont ? { continue: cont } : {}),
         });
         const expired = page.items.filter((o) => {
-          const expiry = (kind.decode(o) as Expiring).expiry;
+          const expiry = expiryOf(kind.decode(o));
           return expiry !== undefined && expiry.getTime() < t;
         });
-        deleted += await this.deleteAll(kind, expired, cache);
+        deleted += await this.deleteAll(kind, expired, how);
         cont = page.metadata?.continue || undefined;
         if (cont && !(await this.lease.renewIfDue())) break;
       } while (cont);
@@ -800,7 +840,11 @@ export class KubernetesStorage implements Storage {
   }
 
   /** Deletes exactly the versions listed (a token refreshed meanwhile is kept); returns how many went. */
-  private async deleteAll<T>(kind: k.Kind<T>, objects: KubeObject[], cache?: WatchCache): Promise<number> {
+  private async deleteAll<T>(
+    kind: k.Kind<T>,
+    objects: KubeObject[],
+    caches: { cache?: WatchCache; tokenCache?: TokenCache | undefined },
+  ): Promise<number> {
     let deleted = 0;
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -811,7 +855,9 @@ export class KubernetesStorage implements Storage {
             ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
             ...(o.metadata.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
           });
-          cache?.remove(o);
+          caches.cache?.remove(o);
+          // Its watch would drop it too, a moment later: meanwhile it must not be served.
+          caches.tokenCache?.forget(o.metadata.name);
           deleted++;
         } catch (e) {
           if (!(e instanceof KubeApiError && (e.status === 404 || e.status === 409))) throw e;

@@ -33,10 +33,13 @@ export const crdName = (k: Kind<unknown>): string => `${k.plural}.${GROUP}`;
  * The revision of the CRD schemas this code writes and reads, carried by every CRD in manifests/crds as this
  * annotation (a test keeps them equal). Raise it with every schema change: Kubernetes keeps CRDs across
  * upgrades (`helm upgrade` never touches them), so an older one would silently prune or refuse fields.
- * A CRD without the annotation predates it: revision 1.
+ * A CRD without the annotation predates it: revision 1. One revision for all CRDs, raised on all of them
+ * together, so that one `kubectl apply` of manifests/crds brings every CRD up to date.
+ * 2: status subresources, descriptions, validations. 3: browser sessions (the AuthSession CRD; OAuth2Client's
+ * logout, SSO and refresh-token-lifetime fields; sessionID on AuthCode and RefreshToken).
  */
 export const SCHEMA_REVISION_ANNOTATION = `${GROUP}/schema-revision`;
-export const SCHEMA_REVISION = 2;
+export const SCHEMA_REVISION = 3;
 
 /** Thrown when the cluster's CRDs are older than this code: says which, and how to update them. */
 export class StaleCrdError extends KubernetesStorageStartupError {

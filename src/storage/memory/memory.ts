@@ -15,9 +15,11 @@ import type {
   Password,
   RefreshToken,
   Revocation,
+  Session,
   Storage,
   Updater,
 } from '../storage.js';
+import { sessionExpiry } from '../expiry.js';
 import { DEFAULT_PAGE_SIZE } from '../paging.js';
 import { MemoryTable } from './table.js';
 
@@ -55,6 +57,7 @@ export class MemoryStorage implements Storage {
   private readonly deviceTokens = new MemoryTable<DeviceToken>('device token');
   private readonly keySets = new MemoryTable<KeySet>('key set');
   private readonly revocations = new MemoryTable<Revocation>('revocation');
+  private readonly sessions = new MemoryTable<Session>('session');
 
   constructor(options: MemoryStorageOptions = {}) {
     this.gcPageSize = Math.max(1, options.gcPageSize ?? DEFAULT_PAGE_SIZE);
@@ -209,6 +212,22 @@ export class MemoryStorage implements Storage {
     return this.open().revocations.get(id);
   }
 
+  async createSession(session: Session): Promise<void> {
+    this.open().sessions.create(session.id, session);
+  }
+  async getSession(id: string): Promise<Session> {
+    return this.open().sessions.get(id);
+  }
+  async listSessions(opts?: ListOptions): Promise<Page<Session>> {
+    return this.open().sessions.list(opts);
+  }
+  async updateSession(id: string, updater: Updater<Session>): Promise<Session> {
+    return this.open().sessions.update(id, updater, (x) => x.id);
+  }
+  async deleteSession(id: string): Promise<void> {
+    this.open().sessions.delete(id);
+  }
+
   async garbageCollect(now: Date): Promise<GarbageCollectionResult> {
     this.open();
     const t = now.getTime();
@@ -221,6 +240,7 @@ export class MemoryStorage implements Storage {
       deviceTokens: await this.deviceTokens.deleteWhere(expired, n),
       refreshTokens: await this.refreshTokens.deleteWhere(expired, n),
       revocations: await this.revocations.deleteWhere(expired, n),
+      sessions: await this.sessions.deleteWhere((x) => sessionExpiry(x).getTime() < t, n),
     };
   }
 

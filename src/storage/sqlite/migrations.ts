@@ -36,6 +36,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE revocations (id TEXT PRIMARY KEY, version INTEGER NOT NULL, expiry INTEGER NOT NULL, body TEXT NOT NULL);
   CREATE INDEX revocations_expiry ON revocations (expiry);
   `,
+  // 3: browser sessions, read on every login that may skip the connector. `expiry` is the earlier of the
+  // absolute and the idle expiry (storage/expiry.ts), rewritten by every update that moves either. The new
+  // optional fields of clients, codes and refresh tokens (logout URIs, SSO sharing, session IDs) live in
+  // their JSON bodies and need no column: nothing looks them up.
+  `
+  CREATE TABLE sessions (id TEXT PRIMARY KEY, version INTEGER NOT NULL, expiry INTEGER NOT NULL, body TEXT NOT NULL);
+  CREATE INDEX sessions_expiry ON sessions (expiry);
+  `,
 ];
 
 export function schemaVersion(db: DatabaseSync): number {

@@ -17,9 +17,11 @@ import type {
   Password,
   RefreshToken,
   Revocation,
+  Session,
   Storage,
   Updater,
 } from '../storage.js';
+import { sessionExpiry } from '../expiry.js';
 import { migrate } from './migrations.js';
 import { guard, SqliteTable } from './table.js';
 
@@ -53,6 +55,7 @@ export class SqliteStorage implements Storage {
   private readonly deviceTokens: SqliteTable<DeviceToken>;
   private readonly keySets: SqliteTable<KeySet>;
   private readonly revocations: SqliteTable<Revocation>;
+  private readonly sessions: SqliteTable<Session>;
 
   /** Opens (creating if needed) and migrates the database file; ":memory:" gives a private in-memory one. */
   static open(file: string, options: SqliteStorageOptions = {}): SqliteStorage {
@@ -152,6 +155,12 @@ export class SqliteStorage implements Storage {
       table: 'revocations',
       what: 'revocation',
       expiryOf,
+      ...byId,
+    });
+    this.sessions = new SqliteTable<Session>(db, {
+      table: 'sessions',
+      what: 'session',
+      expiryOf: sessionExpiry,
       ...byId,
     });
   }
@@ -303,6 +312,22 @@ export class SqliteStorage implements Storage {
     return this.open().revocations.get([id]);
   }
 
+  async createSession(session: Session): Promise<void> {
+    this.open().sessions.create(session);
+  }
+  async getSession(id: string): Promise<Session> {
+    return this.open().sessions.get([id]);
+  }
+  async listSessions(opts?: ListOptions): Promise<Page<Session>> {
+    return this.open().sessions.list(opts);
+  }
+  async updateSession(id: string, updater: Updater<Session>): Promise<Session> {
+    return this.open().sessions.update([id], updater);
+  }
+  async deleteSession(id: string): Promise<void> {
+    this.open().sessions.delete([id]);
+  }
+
   async garbageCollect(now: Date): Promise<GarbageCollectionResult> {
     this.open();
     const n = this.gcPageSize;
@@ -313,6 +338,7 @@ export class SqliteStorage implements Storage {
       deviceTokens: await this.deviceTokens.deleteExpired(now, n),
       refreshTokens: await this.refreshTokens.deleteExpired(now, n),
       revocations: await this.revocations.deleteExpired(now, n),
+      sessions: await this.sessions.deleteExpired(now, n),
     };
   }
 

@@ -26,6 +26,7 @@ const none: GarbageCollectionResult = {
   deviceTokens: 0,
   refreshTokens: 0,
   revocations: 0,
+  sessions: 0,
 };
 const each = (n: number): GarbageCollectionResult => ({
   authRequests: n,
@@ -33,8 +34,9 @@ const each = (n: number): GarbageCollectionResult => ({
   deviceRequests: n,
   deviceTokens: n,
   refreshTokens: n,
-  // Revocations are seeded and collected by conformance/revocations.ts.
+  // Revocations and sessions are seeded and collected by conformance/revocations.ts and sessions.ts.
   revocations: 0,
+  sessions: 0,
 });
 
 interface Expiring {
@@ -125,6 +127,8 @@ export function describeGarbageCollection(ctx: SuiteContext): void {
           ...n.map((i) => s.createAuthRequest(f.authRequest(`page-ar-${i}`, expiry))),
           ...n.map((i) => s.createAuthCode(f.authCode(`page-ac-${i}`, expiry))),
           ...n.map((i) => s.createRefreshToken(f.refreshToken(`page-rt-${i}`, expiry))),
+          ...n.map((i) => s.createSession(f.session(`page-se-${i}`, { idleExpiry: expiry }))),
+          s.createSession(f.session('page-se-keep', { idleExpiry: keep })),
           s.createAuthRequest(f.authRequest('page-ar-keep', keep)),
           s.createRefreshToken(f.refreshToken('page-rt-keep', keep)),
         ]);
@@ -134,9 +138,11 @@ export function describeGarbageCollection(ctx: SuiteContext): void {
           authRequests: EXPIRED,
           authCodes: EXPIRED,
           refreshTokens: EXPIRED,
+          sessions: EXPIRED,
         });
         expect((await s.listAuthRequests()).items.map((a) => a.id)).toEqual(['page-ar-keep']);
         expect((await s.listRefreshTokens()).items.map((r) => r.id)).toEqual(['page-rt-keep']);
+        expect((await s.listSessions()).items.map((x) => x.id)).toEqual(['page-se-keep']);
         await expectStorageError(s.getAuthCode('page-ac-000'), 'NotFound');
       } finally {
         await cleanup();

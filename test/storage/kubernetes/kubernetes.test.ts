@@ -25,6 +25,7 @@ import { testStorageConfig } from './test-storage.js';
 const ALL_CRDS = [
   'authcodes',
   'authrequests',
+  'authsessions',
   'connectors',
   'devicerequests',
   'devicetokens',

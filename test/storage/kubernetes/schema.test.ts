@@ -60,12 +60,13 @@ const EXPECTED: [string, string, string][] = [
   ['DeviceToken', 'devicetokens', 'lkdt'],
   ['OfflineSessions', 'offlinesessions', 'lkos'],
   ['Revocation', 'revocations', 'lkrv'],
+  ['AuthSession', 'authsessions', 'lkas'],
 ];
 
 describe('CRD manifests', () => {
   it('are one file per kind, namespaced, latchkey.dev/v1, with the agreed names', () => {
     expect(readdirSync(join(REPO_ROOT, 'manifests/crds')).filter((x) => x.endsWith('.yaml'))).toHaveLength(
-      11,
+      EXPECTED.length,
     );
     for (const [kind, plural, short] of EXPECTED) {
       const crd = crds.get(`${plural}.latchkey.dev`);
@@ -119,6 +120,7 @@ describe('CRD manifests', () => {
     expect(columns('devicerequests')).toEqual(expect.arrayContaining(['Client', 'Expiry']));
     expect(columns('devicetokens')).toEqual(expect.arrayContaining(['Status', 'Expiry']));
     expect(columns('revocations')).toEqual(['Grant', 'Expiry', 'Age']);
+    expect(columns('authsessions')).toEqual(['User', 'Connector', 'Auth Time', 'Idle Expiry', 'IP', 'Age']);
     // Every column path exists in the schema.
     for (const [, crd] of crds) {
       const v = crd.spec.versions[0]!;
@@ -266,6 +268,8 @@ const examples: [codec.Kind<unknown>, unknown][] = [
   [codec.deviceRequests, f.deviceRequest('BCDF-GHJK')],
   [codec.deviceTokens, f.deviceToken('dc')],
   [codec.revocations, { id: 'grant', expiry: new Date('2030-01-01T00:00:00.123+02:00') }],
+  [codec.sessions, f.session('sid')],
+  [codec.sessions, { ...f.session('bare'), clients: {}, consents: {}, answeredApprovals: {}, amr: [] }],
   [
     codec.keySets,
     {
@@ -315,5 +319,23 @@ describe('codec', () => {
     const updated = codec.toObject(codec.refreshTokens, withoutExpiry, 'ns', base);
     expect(updated.metadata.labels?.['latchkey.dev/expires']).toBeUndefined();
     expect(updated.metadata.labels?.mine).toBe('x');
+  });
+
+  it('labels a session with the earlier of its two expiries (garbage collection selects by it), and no client', () => {
+    const session = f.session('sid', {
+      absoluteExpiry: new Date('2030-01-02T00:00:00Z'),
+      idleExpiry: new Date('2030-01-01T00:00:00.999Z'),
+    });
+    const created = codec.toObject(codec.sessions, session, 'ns');
+    expect(created.metadata.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'latchkey',
+      'latchkey.dev/user': expect.stringMatching(/^h[a-z2-7]{52}$/),
+      'latchkey.dev/connector': 'ldap',
+      'latchkey.dev/expires': String(Date.UTC(2030, 0, 1) / 1000),
+    });
+    // Used again: the idle expiry moves past the absolute one, which now decides.
+    const used = { ...session, idleExpiry: new Date('2030-01-03T00:00:00Z') };
+    const updated = codec.toObject(codec.sessions, used, 'ns', created);
+    expect(updated.metadata.labels?.['latchkey.dev/expires']).toBe(String(Date.UTC(2030, 0, 2) / 1000));
   });
 });

@@ -7,7 +7,11 @@ import {
   RequestTally,
   type KubernetesStorageOptions,
 } from '../../../src/storage/kubernetes/kubernetes.js';
-import { SCHEMA_REVISION_ANNOTATION, StaleCrdError } from '../../../src/storage/kubernetes/startup.js';
+import {
+  SCHEMA_REVISION,
+  SCHEMA_REVISION_ANNOTATION,
+  StaleCrdError,
+} from '../../../src/storage/kubernetes/startup.js';
 import { statusJudges } from '../../../src/connectors/status-judges.js';
 import { REPO_ROOT } from '../../helpers/cli.js';
 import { startControlPlane, type ControlPlane } from '../../helpers/control-plane.js';
@@ -204,7 +208,9 @@ describe('status conditions of objects applied with kubectl', () => {
       "The key in the Secret's data that holds the client secret.",
     );
     expect(await kubectl('explain', 'passwords.status.conditions.reason')).toContain('InvalidRedirectURI');
-    expect(await kubectl('explain', 'keysets')).toContain('(latchkey.dev/schema-revision: 2)');
+    expect(await kubectl('explain', 'keysets')).toContain(
+      `(latchkey.dev/schema-revision: ${SCHEMA_REVISION})`,
+    );
   });
 
   it('refuses at admission redirect URIs no server could use and what is no bcrypt hash; shows a cost the local connector refuses', async () => {
@@ -303,11 +309,18 @@ describe('schema revision', () => {
     await open(ns); // the CRDs exist, of the current revision
     const crd = 'oauth2clients.latchkey.dev';
     try {
-      await kubectl('annotate', 'crd', crd, `${SCHEMA_REVISION_ANNOTATION}=1`, '--overwrite');
+      // The revision before this code's: a CRD `helm upgrade` left behind.
+      await kubectl(
+        'annotate',
+        'crd',
+        crd,
+        `${SCHEMA_REVISION_ANNOTATION}=${SCHEMA_REVISION - 1}`,
+        '--overwrite',
+      );
       for (const crdHandling of ['check', 'ensure'] as const) {
         const err = (await rejection(open(ns, {}, { crdHandling }))) as Error;
         expect(err).toBeInstanceOf(StaleCrdError);
-        expect(err.message).toContain(`${crd} (revision 1)`);
+        expect(err.message).toContain(`${crd} (revision ${SCHEMA_REVISION - 1})`);
         expect(err.message).toContain('kubectl apply --server-side -f manifests/crds/');
         expect(err.message).toMatch(/helm upgrade` never updates them/);
         expect(err.message).not.toContain('passwords.latchkey.dev');
@@ -318,7 +331,13 @@ describe('schema revision', () => {
         `${crd} (revision 1)`,
       );
     } finally {
-      await kubectl('annotate', 'crd', crd, `${SCHEMA_REVISION_ANNOTATION}=2`, '--overwrite');
+      await kubectl(
+        'annotate',
+        'crd',
+        crd,
+        `${SCHEMA_REVISION_ANNOTATION}=${SCHEMA_REVISION}`,
+        '--overwrite',
+      );
     }
     await open(ns, {}, { crdHandling: 'check' });
   });

@@ -216,3 +216,56 @@ describe('the refresh-token cache', () => {
     expect(tally.snapshot()).toEqual({ 'get refreshtokens': 1 });
   });
 });
+
+describe('the session cache', () => {
+  const notFound = (p: Promise<unknown>): Promise<boolean> =>
+    p.then(
+      () => false,
+      (e: unknown) => e instanceof NotFoundError,
+    );
+
+  it('serves a session this replica created or read from memory: 0 API requests per login', async () => {
+    const ns = await cp.newNamespace('tc-session');
+    const tally = new RequestTally();
+    const s = await open(ns, {}, { requestCounter: tally.counter });
+    const b = await open(ns);
+    await s.createSession(f.session('created-here'));
+    await b.createSession(f.session('created-elsewhere'));
+    await s.getSession('created-elsewhere'); // a miss: one GET, whose answer is kept
+    tally.reset();
+
+    expect(await s.getSession('created-here')).toEqual(f.session('created-here'));
+    expect(await s.getSession('created-elsewhere')).toEqual(f.session('created-elsewhere'));
+    await s.getSession('created-here');
+
+    expect(tally.snapshot()).toEqual({});
+  });
+
+  it('takes in an update made elsewhere, and a deletion behind its back (kubectl, another replica) is NotFound once its watch says so', async () => {
+    const ns = await cp.newNamespace('tc-session-end');
+    const tally = new RequestTally();
+    const a = await open(ns, {}, { requestCounter: tally.counter });
+    const b = await open(ns);
+    await a.createSession(f.session('by-kubectl'));
+    await a.createSession(f.session('by-replica'));
+    tally.reset();
+    await a.getSession('by-kubectl');
+    // Served from the cache: only the watch can tell replica a that it is gone.
+    expect(tally.snapshot()).toEqual({});
+
+    const later = new Date('2026-04-02T00:00:00.001Z');
+    await b.updateSession('by-replica', (x) => ({ ...x, lastActivity: later }));
+    await waitFor(async () => (await a.getSession('by-replica')).lastActivity.getTime() === later.getTime(), {
+      what: 'the watch to bring the update',
+    });
+
+    // An operator ends a session.
+    const r = await cp.kubectl(['delete', '-n', ns, 'authsessions.latchkey.dev', 'by-kubectl']);
+    expect(r.code).toBe(0);
+    await waitFor(() => notFound(a.getSession('by-kubectl')), { what: 'the watch to bring the deletion' });
+
+    // Logout on another replica.
+    await b.deleteSession('by-replica');
+    await waitFor(() => notFound(a.getSession('by-replica')), { what: 'the watch to bring the logout' });
+  });
+});
