@@ -13,6 +13,7 @@ import type {
   GrantType,
   OAuth2Config,
   LoggerConfig,
+  SessionsConfig,
   SignerConfig,
   StaticClientConfig,
   StaticPasswordConfig,
@@ -36,6 +37,7 @@ import {
   oauth2Shape,
   PASSWORD_CONNECTOR_TYPES,
   passwordShape,
+  sessionsShape,
   signerSchema,
   storageSchema,
   telemetryShape,
@@ -61,6 +63,12 @@ const DEFAULTS = {
   deviceRequests: 5 * MINUTE,
   reuseInterval: 3_000,
 };
+
+const SESSION_DEFAULTS = {
+  cookieName: 'latchkey_session',
+  absoluteLifetime: { ms: 24 * HOUR, text: '24h' },
+  validIfNotUsedFor: HOUR,
+} as const;
 
 // ---------------------------------------------------------------------------------------------------------
 // Parsing helpers
@@ -401,16 +409,11 @@ function buildConnectors(raw: unknown, enablePasswordDB: boolean | undefined, f:
   return { connectors, complete };
 }
 
-/** Why a client may not register this redirect URI, or undefined; also judges OAuth2Client objects. */
-export function redirectURIProblem(uri: string, issuerPath: string | undefined): string | undefined {
-  if (uri === OOB || uri === '/device/callback') return undefined;
-  if (uri.startsWith('/') && uri.endsWith('/device/callback')) {
-    if (issuerPath === undefined || uri === `${issuerPath}/device/callback`) return undefined;
-  }
-  const deviceCallback = `${issuerPath ?? ''}/device/callback`;
-  const expected =
-    `expected an absolute URL such as "http://127.0.0.1:5555/callback", ${quote(OOB)} or ` +
-    `${quote(deviceCallback)}, got ${quote(uri)}`;
+/**
+ * Why `uri` is not an absolute URL a browser may be sent to (custom schemes of native apps included), or
+ * undefined. `expected` is the message for what is not a URL at all.
+ */
+function browserURLProblem(uri: string, expected: string): string | undefined {
   let url: URL;
   try {
     url = new URL(uri);
@@ -427,10 +430,57 @@ export function redirectURIProblem(uri: string, issuerPath: string | undefined):
   return undefined;
 }
 
+/** Why a client may not register this redirect URI, or undefined; also judges OAuth2Client objects. */
+export function redirectURIProblem(uri: string, issuerPath: string | undefined): string | undefined {
+  if (uri === OOB || uri === '/device/callback') return undefined;
+  if (uri.startsWith('/') && uri.endsWith('/device/callback')) {
+    if (issuerPath === undefined || uri === `${issuerPath}/device/callback`) return undefined;
+  }
+  const deviceCallback = `${issuerPath ?? ''}/device/callback`;
+  return browserURLProblem(
+    uri,
+    `expected an absolute URL such as "http://127.0.0.1:5555/callback", ${quote(OOB)} or ` +
+      `${quote(deviceCallback)}, got ${quote(uri)}`,
+  );
+}
+
+/**
+ * Why a client may not register this post-logout redirect URI, or undefined: the rules of redirect URIs
+ * without the device flow's and the OOB's, which only a login ends at. Also judges OAuth2Client objects.
+ */
+export function postLogoutRedirectURIProblem(uri: string): string | undefined {
+  return browserURLProblem(
+    uri,
+    `expected an absolute URL such as "http://127.0.0.1:5555/", got ${quote(uri)}`,
+  );
+}
+
+/**
+ * Why this back-channel logout URI cannot be used, or undefined: OpenID Connect Back-Channel Logout 1.0 §2.2
+ * asks for an absolute URL without a fragment, which Latchkey POSTs to, so http(s) only. Also judges
+ * OAuth2Client objects.
+ */
+export function backchannelLogoutURIProblem(uri: string): string | undefined {
+  const expected = `expected an absolute http(s) URL such as "https://app.example.com/backchannel-logout", got ${quote(uri)}`;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return expected;
+  }
+  if (/\s/.test(uri) || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    return expected;
+  }
+  if (uri.includes('#')) return `must not contain a fragment ("#…"), got ${quote(uri)}`;
+  return undefined;
+}
+
 function buildClients(
   raw: unknown,
   issuerPath: string | undefined,
   servedGrants: readonly GrantType[] | undefined,
+  /** The file has a sessions section (whether or not it is valid). */
+  sessionsOn: boolean,
   opts: BuildOptions,
   f: Findings,
 ): StaticClientConfig[] | undefined {
@@ -438,6 +488,7 @@ function buildClients(
   if (!list) return undefined;
   const clients: StaticClientConfig[] = [];
   const firstIndex = new Map<string, number>();
+  const ssoLists: { index: number; ids: string[] }[] = [];
   let ok = true;
   list.forEach((item, i) => {
     const path = ['staticClients', i];
@@ -485,6 +536,38 @@ function buildClients(
         good = false;
       }
     });
+    (v.postLogoutRedirectURIs ?? []).forEach((uri, j) => {
+      const problem = postLogoutRedirectURIProblem(uri);
+      if (problem !== undefined) {
+        f.problem([...path, 'postLogoutRedirectURIs', j], problem);
+        good = false;
+      }
+    });
+    const backchannelLogoutURI = nonEmpty(v.backchannelLogoutURI);
+    const backchannelProblem =
+      backchannelLogoutURI === undefined ? undefined : backchannelLogoutURIProblem(backchannelLogoutURI);
+    if (backchannelProblem !== undefined) {
+      f.problem([...path, 'backchannelLogoutURI'], backchannelProblem);
+      good = false;
+    }
+
+    if (sessionsOn) {
+      if (v.ssoSharedWith) ssoLists.push({ index: i, ids: v.ssoSharedWith });
+    } else {
+      // A restriction that cannot be enforced is refused; these keys only grant, and without sessions there
+      // is nothing to grant.
+      if (v.refreshTokenLifetime === 'session') {
+        f.problem(
+          [...path, 'refreshTokenLifetime'],
+          '"session" needs the sessions section: without browser sessions there is no session for its ' +
+            'refresh tokens to end with',
+        );
+        good = false;
+      }
+      for (const [key, what] of SESSION_ONLY_CLIENT_KEYS) {
+        if (c.good(key)) f.warn([...path, key], `has no effect without the sessions section (${what})`);
+      }
+    }
 
     if (id !== undefined) {
       const first = firstIndex.get(id);
@@ -529,13 +612,42 @@ function buildClients(
         ...(v.clientCredentialsClaims
           ? { clientCredentialsClaims: { groups: v.clientCredentialsClaims.groups ?? [] } }
           : {}),
+        ...(v.postLogoutRedirectURIs && v.postLogoutRedirectURIs.length > 0
+          ? { postLogoutRedirectURIs: v.postLogoutRedirectURIs }
+          : {}),
+        ...(backchannelLogoutURI !== undefined ? { backchannelLogoutURI } : {}),
+        // [] is kept: it means "share with none", which an absent list (the section's default) may not.
+        ...(v.ssoSharedWith ? { ssoSharedWith: [...new Set(v.ssoSharedWith)] } : {}),
+        ...(v.refreshTokenLifetime ? { refreshTokenLifetime: v.refreshTokenLifetime } : {}),
       });
     } else {
       ok = false;
     }
   });
+  // Only once every id is known. A warning, not a problem: the id may be a client in storage (an OAuth2Client
+  // object), and sharing with a client that does not exist grants nothing.
+  if (ok) {
+    const ids = [...firstIndex.keys()];
+    for (const { index, ids: shared } of ssoLists) {
+      shared.forEach((id, j) => {
+        if (id === '*' || firstIndex.has(id)) return;
+        f.warn(
+          ['staticClients', index, 'ssoSharedWith', j],
+          `no static client has the id ${quote(id)} (static clients: ${ids.join(', ')}); it counts only ` +
+            'if the storage holds a client with this id',
+        );
+      });
+    }
+  }
   return ok ? clients : undefined;
 }
+
+/** Client keys that only matter with browser sessions, and what they would do. */
+const SESSION_ONLY_CLIENT_KEYS = [
+  ['postLogoutRedirectURIs', 'there is no logout endpoint to redirect from'],
+  ['backchannelLogoutURI', 'there are no browser sessions whose end it would hear of'],
+  ['ssoSharedWith', 'there are no browser sessions to share'],
+] as const;
 
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -750,6 +862,80 @@ function envFlag(value: string | undefined): boolean {
   return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value ?? '');
 }
 
+/**
+ * The sessions section: `{}` when the file has none (sessions off), `{ sessions }` when it has one (even
+ * empty), undefined when it has problems.
+ */
+function buildSessions(
+  raw: unknown,
+  issuer: { issuer: string; issuerPath: string } | undefined,
+  f: Findings,
+): { sessions?: SessionsConfig } | undefined {
+  if (raw === undefined) return {};
+  const s = parseFields(sessionsShape, raw, ['sessions'], f);
+  if (!s) return undefined;
+  const { v } = s;
+  const written = raw as Record<string, unknown>;
+
+  let good = s.ok;
+
+  const cookieName = nonEmpty(v.cookieName) ?? SESSION_DEFAULTS.cookieName;
+  // Browsers drop a prefixed cookie whose attributes break the prefix's promise (RFC 6265bis §4.1.3), and
+  // the session cookie gets Secure only with an https issuer and Path = the issuer's path, as Latchkey's
+  // other cookies do: such a name would leave every login without a session, silently.
+  const prefix = /^__(?:secure|host)-/i.exec(cookieName)?.[0];
+  if (prefix !== undefined && issuer !== undefined) {
+    if (!issuer.issuer.startsWith('https:')) {
+      f.problem(
+        ['sessions', 'cookieName'],
+        `browsers keep a cookie named "${prefix}…" only when it is Secure, which needs an https issuer`,
+      );
+      good = false;
+    } else if (prefix.toLowerCase() === '__host-' && issuer.issuerPath !== '') {
+      f.problem(
+        ['sessions', 'cookieName'],
+        `browsers keep a cookie named "${prefix}…" only with Path=/, and the cookie's path is the ` +
+          `issuer's, ${quote(issuer.issuerPath)}`,
+      );
+      good = false;
+    }
+  }
+
+  const absolute = v.absoluteLifetime ?? SESSION_DEFAULTS.absoluteLifetime.ms;
+  // Unset, the idle limit is the default or the absolute one if that is shorter: a session ends at the earlier
+  // of the two anyway, and consumers may count on idle ≤ absolute.
+  const idle = v.validIfNotUsedFor ?? Math.min(SESSION_DEFAULTS.validIfNotUsedFor, absolute);
+  const absoluteKnown = s.good('absoluteLifetime') || !s.given('absoluteLifetime');
+  if (s.good('validIfNotUsedFor') && absoluteKnown && idle > absolute) {
+    const limit = s.given('absoluteLifetime')
+      ? quote(String(written.absoluteLifetime))
+      : `(default ${quote(SESSION_DEFAULTS.absoluteLifetime.text)})`;
+    f.problem(
+      ['sessions', 'validIfNotUsedFor'],
+      `${quote(String(written.validIfNotUsedFor))} is longer than sessions.absoluteLifetime ${limit}`,
+    );
+    good = false;
+  }
+
+  if (s.given('cookieEncryptionKey')) {
+    // Whatever its length: a key Latchkey does not use cannot be wrong, only misleading.
+    f.warn(
+      ['sessions', 'cookieEncryptionKey'],
+      'not used: Latchkey seals the session cookie with its rotating sealing keys from storage',
+    );
+  }
+  if (!good) return undefined;
+  return {
+    sessions: {
+      cookieName,
+      absoluteLifetime: absolute,
+      validIfNotUsedFor: idle,
+      rememberMeCheckedByDefault: v.rememberMeCheckedByDefault ?? true,
+      ssoSharedWithDefault: v.ssoSharedWithDefault ?? 'none',
+    },
+  };
+}
+
 function buildFrontend(raw: unknown, opts: BuildOptions, f: Findings): FrontendConfig | undefined {
   const fe = parseFields(frontendShape, raw, ['frontend'], f);
   if (!fe?.ok) return undefined;
@@ -776,7 +962,6 @@ function buildFrontend(raw: unknown, opts: BuildOptions, f: Findings): FrontendC
 
 const UNSUPPORTED_SECTIONS: Record<string, string> = {
   grpc: 'the gRPC API is not supported by Latchkey',
-  sessions: 'not supported yet (browser sessions)',
   mfa: 'not supported yet (multi-factor authentication)',
 };
 
@@ -810,7 +995,15 @@ export function buildConfig(
   const enablePasswordDB = passwordDB.ok ? passwordDB.value : undefined;
   const connectors = buildConnectors(raw.connectors, enablePasswordDB, f);
   const oauth2 = buildOAuth2(raw.oauth2, connectors, enablePasswordDB, opts, f);
-  const staticClients = buildClients(raw.staticClients, issuer?.issuerPath, oauth2?.grantTypes, opts, f);
+  const sessions = buildSessions(raw.sessions, issuer, f);
+  const staticClients = buildClients(
+    raw.staticClients,
+    issuer?.issuerPath,
+    oauth2?.grantTypes,
+    raw.sessions !== undefined,
+    opts,
+    f,
+  );
   const staticPasswords = buildPasswords(raw.staticPasswords, enablePasswordDB, opts, f);
 
   const frontend = buildFrontend(raw.frontend, opts, f);
@@ -831,7 +1024,8 @@ export function buildConfig(
     !staticPasswords ||
     !oauth2 ||
     !frontend ||
-    !throttling
+    !throttling ||
+    !sessions
   ) {
     if (f.problems.length === 0) f.problem([], 'invalid configuration'); // unreachable: every failure says why
     return undefined;
@@ -853,5 +1047,6 @@ export function buildConfig(
     staticPasswords,
     frontend,
     throttling,
+    ...sessions,
   };
 }

@@ -121,8 +121,9 @@ const cidr = z.string({ error: expectedNoun('a CIDR') }).transform((s, ctx) => {
   return parsed;
 });
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const headerName = z.string().regex(HEADER_NAME, {
+/** RFC 9110 §5.6.2 token: what a header name is, and a cookie name too (RFC 6265 §4.1.1). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headerName = z.string().regex(TOKEN, {
   error: (iss) => `expected an HTTP header name, got ${describeValue(iss.input)}`,
 });
 const headerValue = z
@@ -184,8 +185,9 @@ const kubernetesStorage = z.object({
           .min(0, { error: (iss) => `expected 0 or more, got ${describeValue(iss.input)}` })
           .optional()
           .describe(
-            'Refresh tokens (and, as many, offline sessions) this replica keeps in a watch-invalidated cache ' +
-              'so that a refresh reads nothing from the API; 0 turns the cache off. Default 10000.',
+            'Refresh tokens, offline sessions and browser sessions this replica keeps (as many of each) in a ' +
+              'watch-invalidated cache so that a refresh or a session login reads nothing from the API; 0 ' +
+              'turns the caches off. Default 10000.',
           ),
       },
       { error: expectedNoun('a mapping') },
@@ -405,17 +407,36 @@ export const clientShape = {
     .object({ groups: stringList('a list of group names').optional() }, { error: expectedNoun('a mapping') })
     .optional()
     .describe('What a client_credentials token says about this client: groups.'),
-  // Dex main-branch keys that restrict a client and that Latchkey cannot enforce yet: refused, never ignored.
+  // A Dex main-branch key that restricts a client and that Latchkey cannot enforce yet: refused, never ignored.
   mfaChain: z.never().optional().describe('Not supported yet (multi-factor authentication).'),
-  refreshTokenLifetime: z
-    .enum(['standalone'], {
-      error: (iss) =>
-        iss.input === undefined
-          ? undefined
-          : `${describeValue(iss.input)} is not supported by Latchkey (supported: standalone; "session" needs browser sessions)`,
-    })
+  // Browser sessions (the sessions section); build.ts relates them to that section.
+  postLogoutRedirectURIs: z
+    .array(z.string({ error: expectedNoun('a URL') }), { error: 'expected a list of URLs' })
     .optional()
-    .describe('Only "standalone" (the default): refresh tokens outlive browser sessions.'),
+    .describe(
+      'Where logout (end_session_endpoint) may send the browser afterwards: post_logout_redirect_uri must ' +
+        'be one of these, exactly. Needs the sessions section.',
+    ),
+  backchannelLogoutURI: z
+    .string({ error: expectedNoun('a URL') })
+    .optional()
+    .describe(
+      'Where a logout token is POSTed when a browser session this client took part in ends (OpenID Connect ' +
+        'Back-Channel Logout): an absolute http(s) URL without a fragment. Needs the sessions section.',
+    ),
+  ssoSharedWith: stringList('a list of client ids')
+    .optional()
+    .describe(
+      'The clients that may reuse a browser session this client signed the user in to, without a new login: ' +
+        'client ids, ["*"] for all, [] for none. Default: sessions.ssoSharedWithDefault.',
+    ),
+  refreshTokenLifetime: z
+    .enum(['standalone', 'session'])
+    .optional()
+    .describe(
+      '"standalone" (default): refresh tokens outlive browser sessions; "session": they stop working when the ' +
+        'browser session they came from ends (needs the sessions section).',
+    ),
 };
 export const clientSchema = z.object(clientShape, { error: expectedNoun('a mapping') });
 
@@ -469,6 +490,45 @@ export const frontendShape = {
   extra: stringMap('a mapping of strings').optional().describe('Values for templates: {{ "key" | extra }}.'),
 };
 
+/**
+ * Browser sessions (Dex main branch's `sessions`). Dex also asks for DEX_SESSIONS_ENABLED=true; Latchkey turns
+ * them on with the section alone.
+ */
+export const sessionsShape = {
+  cookieName: z
+    .string({ error: expectedNoun('a cookie name') })
+    // "" is unset, as Go's zero value is.
+    .refine((s) => s === '' || TOKEN.test(s), {
+      error: (iss) =>
+        `expected a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got ${describeValue(iss.input)}`,
+    })
+    .meta({ pattern: TOKEN.source })
+    .optional()
+    .describe('Name of the session cookie; default "latchkey_session" (Dex: "dex_session").'),
+  absoluteLifetime: duration({ allowZero: false })
+    .optional()
+    .describe('How long a session lasts after sign-in, however much it is used; default "24h".'),
+  validIfNotUsedFor: duration({ allowZero: false })
+    .optional()
+    .describe('A session not used for this long ends; default "1h", at most absoluteLifetime.'),
+  rememberMeCheckedByDefault: bool(true).describe(
+    'Whether the login form\'s "remember me" starts checked; unchecked, the cookie ends with the browser.',
+  ),
+  cookieEncryptionKey: z
+    .string({ error: expectedNoun('a string') })
+    .optional()
+    .describe(
+      "Accepted for Dex's files and not used: Latchkey seals the cookie with its rotating sealing keys.",
+    ),
+  ssoSharedWithDefault: z
+    .enum(['none', 'all'])
+    .optional()
+    .describe(
+      'For clients without ssoSharedWith: "none" (default) shares their sessions with no other client, ' +
+        '"all" with every client.',
+    ),
+};
+
 const section = <S extends z.core.$ZodLooseShape>(shape: S) =>
   z.object(shape, { error: expectedNoun('a mapping') }).optional();
 
@@ -490,7 +550,10 @@ export const fileSchema = z
     frontend: section(frontendShape),
     throttling: section(throttlingShape),
     grpc: z.never().optional().describe('Not supported by Latchkey (the gRPC API).'),
-    sessions: z.never().optional().describe('Not supported yet.'),
+    sessions: section(sessionsShape).describe(
+      'Browser sessions: single sign-on across clients, logout, session-bound refresh tokens. On when the ' +
+        'section is present, even empty.',
+    ),
     mfa: z.never().optional().describe('Not supported yet.'),
   })
   .describe('Latchkey configuration (the Dex configuration file format).');

@@ -26,9 +26,9 @@ export interface KubernetesStorageConfig {
    */
   watchSecrets?: boolean;
   /**
-   * Refresh tokens and offline sessions each kept in a bounded, watch-invalidated cache of at most this many
-   * entries (those this replica created, read or updated), so a refresh reads nothing from the API. 0 = no
-   * cache. Absent = 10 000.
+   * Refresh tokens, offline sessions and browser sessions each kept in a bounded, watch-invalidated cache of
+   * at most this many entries (those this replica created, read or updated), so a refresh or a session login
+   * reads nothing from the API. 0 = no cache. Absent = 10 000.
    */
   tokenCacheSize?: number;
 }
@@ -120,6 +120,11 @@ export interface StaticClientConfig {
   /** Absent = every served grant but client_credentials (see storage Client.grantTypes). */
   grantTypes?: GrantType[];
   clientCredentialsClaims?: { groups: string[] };
+  postLogoutRedirectURIs?: string[];
+  backchannelLogoutURI?: string;
+  /** Client IDs, `*` = all, empty = none; absent = sessions.ssoSharedWithDefault. */
+  ssoSharedWith?: string[];
+  refreshTokenLifetime?: 'standalone' | 'session';
 }
 
 export interface ConnectorConfig {
@@ -162,6 +167,23 @@ export interface ThrottlingConfig {
   requestBurstPerIP: number;
 }
 
+/**
+ * Browser sessions (Dex main branch's `sessions`): on when the file has the section. The cookie is sealed
+ * with the rotating sealing keys from storage.
+ */
+export interface SessionsConfig {
+  /** Default "latchkey_session" (Dex: dex_session — the name changes nothing for users). */
+  cookieName: string;
+  /** From creation; default 24h. */
+  absoluteLifetime: DurationMs;
+  /** From last use; default 1h. */
+  validIfNotUsedFor: DurationMs;
+  /** Whether the password form's "remember me" starts checked (default true): unchecked = a cookie that dies with the browser. */
+  rememberMeCheckedByDefault: boolean;
+  /** Which clients share sessions when a client says nothing (default none). */
+  ssoSharedWithDefault: 'none' | 'all';
+}
+
 export interface Config {
   issuer: string;
   /** The issuer URL's path without a trailing slash ("" for a root issuer): every route is mounted under it. */
@@ -183,4 +205,6 @@ export interface Config {
   staticPasswords: StaticPasswordConfig[];
   frontend: FrontendConfig;
   throttling: ThrottlingConfig;
+  /** Absent = no browser sessions (every login asks the connector; no logout endpoint). */
+  sessions?: SessionsConfig;
 }

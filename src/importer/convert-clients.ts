@@ -19,6 +19,13 @@ export function clientFromDex(d: DexClient): Client {
     ...(d.allowedConnectors && d.allowedConnectors.length > 0
       ? { allowedConnectors: [...d.allowedConnectors] }
       : {}),
+    ...(d.postLogoutRedirectURIs && d.postLogoutRedirectURIs.length > 0
+      ? { postLogoutRedirectURIs: [...d.postLogoutRedirectURIs] }
+      : {}),
+    ...(d.backchannelLogoutURI ? { backchannelLogoutURI: d.backchannelLogoutURI } : {}),
+    // An empty list is kept: it shares with no client, where an absent one follows the server's default.
+    ...(d.ssoSharedWith ? { ssoSharedWith: [...d.ssoSharedWith] } : {}),
+    ...(d.refreshTokenLifetime ? { refreshTokenLifetime: d.refreshTokenLifetime } : {}),
   };
 }
 
@@ -31,6 +38,10 @@ const COMPARED = [
   'allowedConnectors',
   'grantTypes',
   'clientCredentialsClaims',
+  'postLogoutRedirectURIs',
+  'backchannelLogoutURI',
+  'ssoSharedWith',
+  'refreshTokenLifetime',
 ] as const;
 
 /** `dexSecret` is the secret in clear: a Latchkey client holding it in clear has the same secret. */
@@ -38,6 +49,9 @@ export function compareClient(existing: Client, incoming: Client, dexSecret: str
   const norm = (c: Client): Client => ({
     ...c,
     ...(c.allowedConnectors?.length ? {} : { allowedConnectors: undefined }),
+    ...(c.postLogoutRedirectURIs?.length ? {} : { postLogoutRedirectURIs: undefined }),
+    // Absent and "standalone" are the same lifetime.
+    ...(c.refreshTokenLifetime === 'session' ? {} : { refreshTokenLifetime: undefined }),
   });
   const fields = differingFields(norm(existing), norm(incoming), COMPARED);
   const sameSecret =

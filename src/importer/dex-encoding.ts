@@ -16,6 +16,13 @@ export const str = (o: Obj, k: string): string => (typeof o[k] === 'string' ? o[
 export const strs = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
+/** A list Dex tells apart from its absence (nil ≠ empty): undefined for absent or null, else its strings. */
+export const optionalStrs = (v: unknown): string[] | undefined => (Array.isArray(v) ? strs(v) : undefined);
+
+/** The client's refresh token lifetime, when it is one Dex knows (anything else is Dex's default). */
+export const refreshTokenLifetimeOf = (v: unknown): 'standalone' | 'session' | undefined =>
+  v === 'standalone' || v === 'session' ? v : undefined;
+
 export const bool = (v: unknown): boolean => v === true || v === 1 || v === 1n || v === '1' || v === 'true';
 
 /** A Go time as JSON or SQLite hold it; undefined when it is none of Dex's forms. */

@@ -7,8 +7,10 @@ import {
   bytesText,
   claimsOf,
   isObject,
+  optionalStrs,
   parseGoTime,
   refreshMapOf,
+  refreshTokenLifetimeOf,
   str,
   strs,
 } from './dex-encoding.js';
@@ -216,6 +218,10 @@ function time(o: Raw, field: string, what: string): Date {
 
 function decodeClient(o: Raw): DexClient {
   const allowed = strs(o.allowedConnectors);
+  const postLogout = strs(o.postLogoutRedirectURIs);
+  const backchannel = str(o, 'backchannelLogoutURI');
+  const ssoSharedWith = optionalStrs(o.ssoSharedWith);
+  const lifetime = refreshTokenLifetimeOf(o.refreshTokenLifetime);
   return {
     id: required(o, 'id', 'client'),
     secret: str(o, 'secret'),
@@ -225,6 +231,10 @@ function decodeClient(o: Raw): DexClient {
     name: str(o, 'name'),
     logoURL: str(o, 'logoURL'),
     ...(allowed.length > 0 ? { allowedConnectors: allowed } : {}),
+    ...(postLogout.length > 0 ? { postLogoutRedirectURIs: postLogout } : {}),
+    ...(backchannel !== '' ? { backchannelLogoutURI: backchannel } : {}),
+    ...(ssoSharedWith !== undefined ? { ssoSharedWith } : {}),
+    ...(lifetime !== undefined ? { refreshTokenLifetime: lifetime } : {}),
   };
 }
 

@@ -23,6 +23,13 @@ export interface DexClient {
   logoURL: string;
   /** Newer Dex only; absent or empty = every connector. */
   allowedConnectors?: string[];
+  /** Browser sessions (Dex main branch); absent or empty = none. */
+  postLogoutRedirectURIs?: string[];
+  backchannelLogoutURI?: string;
+  /** Absent (Dex's nil) = sessions.ssoSharedWithDefault; [] = share with none: the two differ. */
+  ssoSharedWith?: string[];
+  /** Absent = standalone. */
+  refreshTokenLifetime?: 'standalone' | 'session';
 }
 
 export interface DexPassword {

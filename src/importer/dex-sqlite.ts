@@ -6,8 +6,10 @@ import {
   bytesText,
   isObject,
   jsonOfBytes,
+  optionalStrs,
   parseGoTime,
   refreshMapOf,
+  refreshTokenLifetimeOf,
   strs,
 } from './dex-encoding.js';
 import type {
@@ -69,6 +71,14 @@ export class DexSqliteSource implements DexSource {
   clients(): AsyncIterable<DexRecord<DexClient>[]> {
     return this.pages('client', 'id', (r) => {
       const allowed = this.has('client', 'allowed_connectors') ? strs(jsonOfBytes(r.allowed_connectors)) : [];
+      // The browser-session columns of a Dex built from its main branch, named as allowed_connectors is; a
+      // database without them (every release) has clients without these settings.
+      const column = (name: string): SQLInputValue | undefined =>
+        this.has('client', name) ? r[name] : undefined;
+      const postLogout = strs(jsonOfBytes(column('post_logout_redirect_uris')));
+      const backchannel = text(column('backchannel_logout_uri'));
+      const ssoSharedWith = optionalStrs(jsonOfBytes(column('sso_shared_with')));
+      const lifetime = refreshTokenLifetimeOf(text(column('refresh_token_lifetime')));
       return {
         id: text(r.id),
         secret: text(r.secret),
@@ -78,6 +88,10 @@ export class DexSqliteSource implements DexSource {
         name: text(r.name),
         logoURL: text(r.logo_url),
         ...(allowed.length > 0 ? { allowedConnectors: allowed } : {}),
+        ...(postLogout.length > 0 ? { postLogoutRedirectURIs: postLogout } : {}),
+        ...(backchannel !== '' ? { backchannelLogoutURI: backchannel } : {}),
+        ...(ssoSharedWith !== undefined ? { ssoSharedWith } : {}),
+        ...(lifetime !== undefined ? { refreshTokenLifetime: lifetime } : {}),
       };
     });
   }

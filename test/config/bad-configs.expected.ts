@@ -42,7 +42,20 @@ export const expectedProblems: Record<string, string[]> = {
     'oauth2.skipApprovalScreen: expected true or false, got "yes please"',
   ],
   'grpc.yaml': ['grpc: the gRPC API is not supported by Latchkey'],
-  'sessions.yaml': ['sessions: not supported yet (browser sessions)'],
+  'sessions.yaml': [
+    'sessions.cookieName: expected a cookie name (letters, digits and !#$%&\'*+-.^_`|~), got "dex session"',
+    'sessions.absoluteLifetime: expected a Go duration such as "10m", "24h" or "1h30m", got a boolean (true)',
+    'sessions.validIfNotUsedFor: expected a duration greater than 0, got "0"',
+    'sessions.rememberMeCheckedByDefault: expected true or false, got "sometimes"',
+    'sessions.ssoSharedWithDefault: expected one of "none", "all", got "some"',
+    'staticClients[0].ssoSharedWith: expected a list of client ids, got "*"',
+    'staticClients[0].refreshTokenLifetime: expected one of "standalone", "session", got "forever"',
+    'staticClients[0].postLogoutRedirectURIs[1]: "localhost:5555/bye" looks like host:port without a scheme; expected an absolute URL such as "http://localhost:5555/bye"',
+    'staticClients[0].backchannelLogoutURI: expected an absolute http(s) URL such as "https://app.example.com/backchannel-logout", got "/backchannel-logout"',
+  ],
+  'refresh-token-lifetime-session.yaml': [
+    'staticClients[0].refreshTokenLifetime: "session" needs the sessions section: without browser sessions there is no session for its refresh tokens to end with',
+  ],
   'signer-vault.yaml': ['signer.type: "vault" is not supported by Latchkey (supported: local)'],
   'implicit-flow.yaml': [
     'oauth2.grantTypes[1]: "implicit" is not supported by Latchkey',

@@ -151,6 +151,31 @@ describe('examples/', () => {
     ]);
   });
 
+  it('config-sessions.yaml turns sessions on for two clients that share sign-ins', async () => {
+    const { config } = await loadConfigFile(join(examplesDir, 'config-sessions.yaml'), {});
+    expect(config.sessions).toEqual({
+      cookieName: 'latchkey_session',
+      absoluteLifetime: 24 * 3_600_000,
+      validIfNotUsedFor: 3_600_000,
+      rememberMeCheckedByDefault: true,
+      ssoSharedWithDefault: 'none',
+    });
+    expect(config.staticClients.map((c) => [c.id, c.ssoSharedWith])).toEqual([
+      ['example-app', ['second-app']],
+      ['second-app', ['example-app']],
+    ]);
+    expect(config.staticClients[0]).toMatchObject({
+      postLogoutRedirectURIs: ['http://127.0.0.1:5555/'],
+      backchannelLogoutURI: 'http://127.0.0.1:5555/backchannel-logout',
+      refreshTokenLifetime: 'session',
+    });
+    expect(config.staticClients[1]).toMatchObject({
+      postLogoutRedirectURIs: ['http://127.0.0.1:5557/'],
+      backchannelLogoutURI: 'http://127.0.0.1:5557/backchannel-logout',
+    });
+    expect(config.enablePasswordDB).toBe(true);
+  });
+
   it('config-custom-frontend.yaml sets the frontend as the seed shows', async () => {
     const { config } = await loadConfigFile(join(examplesDir, 'config-custom-frontend.yaml'), {});
     expect(config.frontend).toEqual({

@@ -962,12 +962,13 @@ staticClients:
 `),
     ).toEqual([
       'staticClients[0].mfaChain: not supported',
-      'staticClients[0].refreshTokenLifetime: "session" is not supported by Latchkey (supported: standalone; "session" needs browser sessions)',
+      'staticClients[0].refreshTokenLifetime: "session" needs the sessions section: without browser sessions there is no session for its refresh tokens to end with',
     ]);
-    expect(
-      load(`${BASE}staticClients: [{ id: b, name: B, secret: s, refreshTokenLifetime: standalone }]\n`)
-        .warnings,
-    ).toEqual([]);
+    const { config, warnings } = load(
+      `${BASE}staticClients: [{ id: b, name: B, secret: s, refreshTokenLifetime: standalone }]\n`,
+    );
+    expect(warnings).toEqual([]);
+    expect(config.staticClients[0]!.refreshTokenLifetime).toBe('standalone');
   });
 
   it('connectors: grantTypes limited to what the type can serve', () => {
@@ -1049,6 +1050,229 @@ staticClients:
   });
 });
 
+describe('parseConfig: sessions', () => {
+  const HOUR = 3_600_000;
+  const DEFAULTS = {
+    cookieName: 'latchkey_session',
+    absoluteLifetime: 24 * HOUR,
+    validIfNotUsedFor: HOUR,
+    rememberMeCheckedByDefault: true,
+    ssoSharedWithDefault: 'none',
+  };
+
+  it('are off without the section, and on with the defaults when it is there, even empty', () => {
+    expect(load(BASE).config).not.toHaveProperty('sessions');
+    // `sessions:` with nothing is null, which Go reads as unset.
+    expect(load(`${BASE}sessions:\n`).config).not.toHaveProperty('sessions');
+    const { config, warnings } = load(`${BASE}sessions: {}\n`);
+    expect(config.sessions).toEqual(DEFAULTS);
+    expect(warnings).toEqual([]);
+  });
+
+  it('reads every key; durations in Go syntax, keys in any case', () => {
+    const { config, warnings } = load(`${BASE}
+sessions:
+  cookieName: sso
+  absoluteLifetime: 8h
+  validIfNotUsedFor: 1h30m
+  rememberMeCheckedByDefault: false
+  SSOSharedWithDefault: all
+`);
+    expect(warnings).toEqual([]);
+    expect(config.sessions).toEqual({
+      cookieName: 'sso',
+      absoluteLifetime: 8 * HOUR,
+      validIfNotUsedFor: 1.5 * HOUR,
+      rememberMeCheckedByDefault: false,
+      ssoSharedWithDefault: 'all',
+    });
+    expect(load(`${BASE}sessions: { cookieName: "", ssoSharedWithDefault: none }\n`).config.sessions).toEqual(
+      DEFAULTS,
+    );
+  });
+
+  it('refuses values of the wrong kind, naming the key', () => {
+    expect(problems(`${BASE}sessions: 5\n`)).toEqual(['sessions: expected a mapping, got a number (5)']);
+    expect(problems(`${BASE}sessions: [cookieName]\n`)).toEqual(['sessions: expected a mapping, got a list']);
+    expect(
+      problems(`${BASE}
+sessions:
+  cookieName: "a;b"
+  absoluteLifetime: -1h
+  validIfNotUsedFor: 10
+  ssoSharedWithDefault: [all]
+  cookieEncryptionKey: { key: x }
+`),
+    ).toEqual([
+      `sessions.cookieName: expected a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got "a;b"`,
+      'sessions.absoluteLifetime: expected a positive duration, got "-1h"',
+      'sessions.validIfNotUsedFor: expected a Go duration such as "10m", "24h" or "1h30m", got "10"',
+      'sessions.cookieEncryptionKey: expected a string, got a mapping',
+      'sessions.ssoSharedWithDefault: expected one of "none", "all", got a list',
+    ]);
+    expect(problems(`${BASE}sessions: { absoluteLifetime: "0" }\n`)).toEqual([
+      'sessions.absoluteLifetime: expected a duration greater than 0, got "0"',
+    ]);
+  });
+
+  it('validIfNotUsedFor is at most absoluteLifetime; unset, it is shortened to fit', () => {
+    expect(problems(`${BASE}sessions: { absoluteLifetime: 1h, validIfNotUsedFor: 61m }\n`)).toEqual([
+      'sessions.validIfNotUsedFor: "61m" is longer than sessions.absoluteLifetime "1h"',
+    ]);
+    expect(problems(`${BASE}sessions: { validIfNotUsedFor: 25h }\n`)).toEqual([
+      'sessions.validIfNotUsedFor: "25h" is longer than sessions.absoluteLifetime (default "24h")',
+    ]);
+    expect(
+      load(`${BASE}sessions: { absoluteLifetime: 2h, validIfNotUsedFor: 120m }\n`).config.sessions,
+    ).toMatchObject({
+      absoluteLifetime: 2 * HOUR,
+      validIfNotUsedFor: 2 * HOUR,
+    });
+    expect(load(`${BASE}sessions: { absoluteLifetime: 30m }\n`).config.sessions).toMatchObject({
+      absoluteLifetime: HOUR / 2,
+      validIfNotUsedFor: HOUR / 2,
+    });
+    // A bad absoluteLifetime is reported once, not compared.
+    expect(problems(`${BASE}sessions: { absoluteLifetime: soon, validIfNotUsedFor: 48h }\n`)).toEqual([
+      'sessions.absoluteLifetime: expected a Go duration such as "10m", "24h" or "1h30m", got "soon"',
+    ]);
+  });
+
+  it("accepts Dex's cookieEncryptionKey, of any length, with a warning that it is not used", () => {
+    const warning =
+      'sessions.cookieEncryptionKey: not used: Latchkey seals the session cookie with its rotating sealing keys from storage';
+    for (const key of ['0123456789abcdef', 'short']) {
+      const { config, warnings } = load(`${BASE}sessions: { cookieEncryptionKey: ${key} }\n`);
+      expect(warnings).toEqual([warning]);
+      expect(config.sessions).toEqual(DEFAULTS);
+    }
+  });
+
+  it('refuses a __Secure- or __Host- cookie name that browsers would drop', () => {
+    const https = (path: string) =>
+      BASE.replace('http://127.0.0.1:5556/dex', `https://id.example.com${path}`);
+    expect(problems(`${BASE}sessions: { cookieName: __Secure-sid }\n`)).toEqual([
+      'sessions.cookieName: browsers keep a cookie named "__Secure-…" only when it is Secure, which needs an https issuer',
+    ]);
+    expect(problems(`${https('/dex')}sessions: { cookieName: __host-sid }\n`)).toEqual([
+      'sessions.cookieName: browsers keep a cookie named "__host-…" only with Path=/, and the cookie\'s path is the issuer\'s, "/dex"',
+    ]);
+    expect(load(`${https('/dex')}sessions: { cookieName: __Secure-sid }\n`).config.sessions!.cookieName).toBe(
+      '__Secure-sid',
+    );
+    expect(load(`${https('')}sessions: { cookieName: __Host-sid }\n`).config.sessions!.cookieName).toBe(
+      '__Host-sid',
+    );
+  });
+
+  it('warns about unknown keys inside the section, and leaves $VAR alone as outside storage/connector/signer config', () => {
+    const { config, warnings } = load(`${BASE}sessions: { cookieNmae: x, cookieName: $NAME }\n`, {
+      NAME: 'expanded',
+    });
+    expect(warnings).toEqual(['sessions.cookieNmae: unknown key (ignored)']);
+    expect(config.sessions!.cookieName).toBe('$NAME');
+  });
+
+  const CLIENTS = `
+staticClients:
+  - id: web
+    name: Web
+    secret: s
+    redirectURIs: [https://web.example.com/callback]
+    postLogoutRedirectURIs: ["https://web.example.com/bye?from=idp", "com.example.app:/logout", "https://web.example.com/bye?from=idp"]
+    backchannelLogoutURI: http://web.internal:8080/logout?via=idp
+    ssoSharedWith: [admin, admin]
+    refreshTokenLifetime: session
+  - id: admin
+    name: Admin
+    secret: s
+    ssoSharedWith: []
+  - id: cli
+    name: CLI
+    public: true
+    ssoSharedWith: ["*"]
+  - { id: plain, name: Plain, secret: s }
+`;
+
+  it('clients: the session keys as written, [] and an absent ssoSharedWith told apart', () => {
+    const { config, warnings } = load(`${BASE}sessions: {}\n${CLIENTS}`);
+    expect(warnings).toEqual([]);
+    const [web, admin, cli, plain] = config.staticClients;
+    expect(web).toMatchObject({
+      postLogoutRedirectURIs: [
+        'https://web.example.com/bye?from=idp',
+        'com.example.app:/logout',
+        'https://web.example.com/bye?from=idp',
+      ],
+      backchannelLogoutURI: 'http://web.internal:8080/logout?via=idp',
+      ssoSharedWith: ['admin'],
+      refreshTokenLifetime: 'session',
+    });
+    expect(admin!.ssoSharedWith).toEqual([]);
+    expect(cli!.ssoSharedWith).toEqual(['*']);
+    for (const key of [
+      'postLogoutRedirectURIs',
+      'backchannelLogoutURI',
+      'ssoSharedWith',
+      'refreshTokenLifetime',
+    ]) {
+      expect(plain).not.toHaveProperty(key);
+    }
+  });
+
+  it('clients without sessions: refreshTokenLifetime: session refused, the keys that only grant warned about', () => {
+    expect(problems(`${BASE}${CLIENTS}`)).toEqual([
+      'staticClients[0].refreshTokenLifetime: "session" needs the sessions section: without browser sessions there is no session for its refresh tokens to end with',
+    ]);
+    const { config, warnings } = load(`${BASE}${CLIENTS.replace('refreshTokenLifetime: session', '')}`);
+    expect(warnings).toEqual([
+      'staticClients[0].postLogoutRedirectURIs: has no effect without the sessions section (there is no logout endpoint to redirect from)',
+      'staticClients[0].backchannelLogoutURI: has no effect without the sessions section (there are no browser sessions whose end it would hear of)',
+      'staticClients[0].ssoSharedWith: has no effect without the sessions section (there are no browser sessions to share)',
+      'staticClients[1].ssoSharedWith: has no effect without the sessions section (there are no browser sessions to share)',
+      'staticClients[2].ssoSharedWith: has no effect without the sessions section (there are no browser sessions to share)',
+    ]);
+    expect(config).not.toHaveProperty('sessions');
+    // An invalid sessions section is still a section: its problems are reported, not "needs the sessions section".
+    expect(problems(`${BASE}sessions: 5\n${CLIENTS}`)).toEqual([
+      'sessions: expected a mapping, got a number (5)',
+    ]);
+  });
+
+  it('clients: ssoSharedWith naming a client that is not static is a warning', () => {
+    const { config, warnings } = load(
+      `${BASE}sessions: {}\n${CLIENTS.replace('[admin, admin]', '[ghost, admin, "*", Admin]')}`,
+    );
+    expect(warnings).toEqual([
+      'staticClients[0].ssoSharedWith[0]: no static client has the id "ghost" (static clients: web, admin, cli, plain); it counts only if the storage holds a client with this id',
+      'staticClients[0].ssoSharedWith[3]: no static client has the id "Admin" (static clients: web, admin, cli, plain); it counts only if the storage holds a client with this id',
+    ]);
+    expect(config.staticClients[0]!.ssoSharedWith).toEqual(['ghost', 'admin', '*', 'Admin']);
+  });
+
+  it('clients: post-logout and back-channel logout URIs are checked, naming each', () => {
+    expect(
+      problems(`${BASE}sessions: {}
+staticClients:
+  - id: app
+    name: App
+    secret: s
+    postLogoutRedirectURIs: [/dex/device/callback, "https://app.example.com/#bye", 5]
+    backchannelLogoutURI: com.example.app:/logout
+  - { id: b, name: B, secret: s, backchannelLogoutURI: "https://b.example.com/logout#now" }
+  - { id: c, name: C, secret: s, backchannelLogoutURI: [https://c.example.com/logout] }
+`),
+    ).toEqual([
+      'staticClients[0].postLogoutRedirectURIs[0]: expected an absolute URL such as "http://127.0.0.1:5555/", got "/dex/device/callback"',
+      'staticClients[0].postLogoutRedirectURIs[1]: must not contain a fragment ("#…"), got "https://app.example.com/#bye"',
+      'staticClients[0].postLogoutRedirectURIs[2]: expected an absolute URL such as "http://127.0.0.1:5555/", got "5"',
+      'staticClients[0].backchannelLogoutURI: expected an absolute http(s) URL such as "https://app.example.com/backchannel-logout", got "com.example.app:/logout"',
+      'staticClients[1].backchannelLogoutURI: must not contain a fragment ("#…"), got "https://b.example.com/logout#now"',
+      'staticClients[2].backchannelLogoutURI: expected a URL, got a list',
+    ]);
+  });
+});
+
 describe('loadConfigFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
 
@@ -1115,6 +1339,14 @@ describe('configJsonSchema', () => {
       not: {},
     });
     expect(Object.keys(schema.properties.web!.properties!)).toContain('clientRemoteIP');
+    expect(Object.keys(schema.properties.sessions!.properties!)).toEqual([
+      'cookieName',
+      'absoluteLifetime',
+      'validIfNotUsedFor',
+      'rememberMeCheckedByDefault',
+      'cookieEncryptionKey',
+      'ssoSharedWithDefault',
+    ]);
     expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
   });
 });

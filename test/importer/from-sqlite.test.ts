@@ -423,6 +423,55 @@ describe('Dex SQLite files from older Dex versions', () => {
     expect((await run([staticClient])).warnings).toEqual([]);
   });
 
+  it("reads the clients' browser-session columns of a Dex built from its main branch, when it has them", async () => {
+    const inst = await buildDexInstallation();
+    const file = join(tmp, 'dex-sessions.db');
+    writeDexSqlite(file, inst);
+    const db = new DatabaseSync(file);
+    try {
+      // As Dex adds a column: existing rows keep NULL (or the column's default).
+      db.exec(`alter table client add column post_logout_redirect_uris blob`);
+      db.exec(`alter table client add column sso_shared_with blob`);
+      db.exec(`alter table client add column backchannel_logout_uri text not null default ''`);
+      db.exec(`alter table client add column refresh_token_lifetime text not null default ''`);
+      db.prepare(
+        `update client set post_logout_redirect_uris = ?, sso_shared_with = ?, backchannel_logout_uri = ?,
+           refresh_token_lifetime = ? where id = ?`,
+      ).run(
+        Buffer.from(JSON.stringify(['http://127.0.0.1:5555/'])),
+        Buffer.from('[]'),
+        'http://127.0.0.1:5555/backchannel-logout',
+        'session',
+        DASHBOARD.id,
+      );
+    } finally {
+      db.close();
+    }
+    const source = DexSqliteSource.open(file);
+    try {
+      const clients = [];
+      for await (const page of source.clients()) clients.push(...page);
+      const byId = new Map(clients.flatMap((r) => ('value' in r ? [[r.value.id, r.value] as const] : [])));
+      expect(byId.get(DASHBOARD.id)).toMatchObject({
+        postLogoutRedirectURIs: ['http://127.0.0.1:5555/'],
+        ssoSharedWith: [],
+        backchannelLogoutURI: 'http://127.0.0.1:5555/backchannel-logout',
+        refreshTokenLifetime: 'session',
+      });
+      const kubectl = byId.get(KUBECTL.id)!;
+      for (const key of [
+        'postLogoutRedirectURIs',
+        'ssoSharedWith',
+        'backchannelLogoutURI',
+        'refreshTokenLifetime',
+      ]) {
+        expect(kubectl).not.toHaveProperty(key);
+      }
+    } finally {
+      await source.close();
+    }
+  });
+
   it('refuses a file that is not a Dex database', async () => {
     const file = join(tmp, 'not-dex.db');
     const db = new DatabaseSync(file);

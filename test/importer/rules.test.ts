@@ -120,6 +120,52 @@ describe('clients', () => {
   });
 });
 
+describe("clients' browser-session settings (Dex main branch)", () => {
+  const dex = {
+    id: 'portal',
+    secret: '',
+    redirectURIs: ['https://portal.example.com/callback'],
+    trustedPeers: [],
+    public: true,
+    name: 'Portal',
+    logoURL: '',
+  };
+  const settings = {
+    postLogoutRedirectURIs: ['https://portal.example.com/bye'],
+    backchannelLogoutURI: 'https://portal.example.com/backchannel-logout',
+    ssoSharedWith: ['kubectl'],
+    refreshTokenLifetime: 'session' as const,
+  };
+
+  it('carries them over; a client without them gets none', () => {
+    expect(clientFromDex({ ...dex, ...settings })).toEqual({ ...dex, ...settings });
+    const plain = clientFromDex(dex);
+    for (const key of Object.keys(settings)) expect(plain).not.toHaveProperty(key);
+  });
+
+  it('keeps an empty ssoSharedWith (share with none), unlike an absent one (the default)', () => {
+    expect(clientFromDex({ ...dex, ssoSharedWith: [] }).ssoSharedWith).toEqual([]);
+    const withEmpty = clientFromDex({ ...dex, ssoSharedWith: [] });
+    expect(compareClient(clientFromDex(dex), withEmpty, '')).toEqual({
+      kind: 'conflict',
+      fields: ['ssoSharedWith'],
+    });
+  });
+
+  it('compares them: absent = standalone, absent = no post-logout URIs; any other difference is a conflict', () => {
+    const incoming = clientFromDex({ ...dex, ...settings });
+    expect(compareClient(incoming, incoming, '')).toEqual({ kind: 'unchanged' });
+    const plain = clientFromDex(dex);
+    expect(
+      compareClient({ ...plain, refreshTokenLifetime: 'standalone', postLogoutRedirectURIs: [] }, plain, ''),
+    ).toEqual({ kind: 'unchanged' });
+    expect(compareClient(plain, incoming, '')).toEqual({
+      kind: 'conflict',
+      fields: ['postLogoutRedirectURIs', 'backchannelLogoutURI', 'ssoSharedWith', 'refreshTokenLifetime'],
+    });
+  });
+});
+
 describe('passwords and connectors', () => {
   it('imports the bcrypt hash unchanged, warning about one that cannot log in', () => {
     const ok = passwordFromDex({
