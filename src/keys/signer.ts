@@ -17,6 +17,11 @@ export class NoSigningKeyError extends Error {
   }
 }
 
+export interface SignOptions {
+  /** The JWS `typ` header (RFC 7515 §4.1.9); absent = none. */
+  typ?: string;
+}
+
 /** Cached imports beyond this many are pruned to the kids still in the key set. */
 const CACHE_SOFT_LIMIT = 8;
 
@@ -38,13 +43,22 @@ export class JwtSigner {
     return this.importCount;
   }
 
-  /** A compact JWS of `payload`; protected header = { alg, kid } only (no typ), like Dex. */
-  async sign(payload: JWTPayload): Promise<string> {
+  /**
+   * A compact JWS of `payload`; protected header = { alg, kid } only, like Dex (ID and access tokens carry no
+   * `typ`: see tokens/mint.ts GRANT_ID_CLAIM for why). `typ` is for tokens of other kinds that a verifier must
+   * not take for an ID token, such as logout tokens (`logout+jwt`, Back-Channel Logout 1.0 §2.4).
+   */
+  async sign(payload: JWTPayload, header: SignOptions = {}): Promise<string> {
     const ks = await this.keys.current();
     const key = activeKey(ks, this.clock.now());
     if (key === undefined) throw new NoSigningKeyError(`no active key in key set ${ks.name}`);
     const privateKey = this.importKey(key, ks.keys);
-    const signingInput = `${b64json({ alg: key.alg, kid: key.kid })}.${b64json(payload)}`;
+    const protectedHeader = {
+      alg: key.alg,
+      kid: key.kid,
+      ...(header.typ !== undefined ? { typ: header.typ } : {}),
+    };
+    const signingInput = `${b64json(protectedHeader)}.${b64json(payload)}`;
     const signature = await signAsync(key.alg, signingInput, privateKey);
     return `${signingInput}.${signature.toString('base64url')}`;
   }

@@ -90,6 +90,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly backchannelLogouts = new Counter({
+    name: 'latchkey_backchannel_logout_total',
+    help: 'Back-channel logout deliveries by result (delivered, rejected, failed, dropped, abandoned).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   readonly storageReady = new Gauge({
     name: 'latchkey_storage_ready',
     help: '1 when the last read-only storage check succeeded.',

@@ -245,6 +245,31 @@ describe('KeyManager + JwtSigner on one replica', () => {
     await verify(token, jwks, clock);
   });
 
+  test('a typ asked for is written to the header after alg and kid; without one there is none', async () => {
+    const storage = new CountingStorage();
+    const clock = new ManualClock(T0);
+    const km = manager(storage, clock);
+    await km.start();
+    const signer = new JwtSigner(km);
+    const kid = activeKey(km.cachedKeySet()!, clock.now())!.kid;
+    const typed = await signer.sign(claims(clock), { typ: 'logout+jwt' });
+    expect(decodeProtectedHeader(typed)).toEqual({ alg: 'RS256', kid, typ: 'logout+jwt' });
+    const jwks = await signer.jwks();
+    const { protectedHeader } = await jwtVerify(typed, createLocalJWKSet(jwks), {
+      issuer: ISS,
+      audience: 'kubernetes',
+      currentDate: clock.now(),
+      typ: 'logout+jwt',
+    });
+    expect(protectedHeader.typ).toBe('logout+jwt');
+    // The same signer's ID and access tokens keep Dex's header.
+    const plain = await signer.sign(claims(clock), {});
+    expect(decodeProtectedHeader(plain)).toEqual({ alg: 'RS256', kid });
+    await expect(
+      jwtVerify(plain, createLocalJWKSet(jwks), { currentDate: clock.now(), typ: 'logout+jwt' }),
+    ).rejects.toThrow(/typ/);
+  });
+
   test('an algorithm change applies at the next rotation, with the new key pre-published', async () => {
     const storage = new CountingStorage();
     const clock = new ManualClock(T0);
