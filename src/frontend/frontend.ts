@@ -13,6 +13,8 @@ export const TEMPLATE_NAMES = [
   'error.html',
   'device.html',
   'device_success.html',
+  'logout.html',
+  'home.html',
 ] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 

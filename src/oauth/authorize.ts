@@ -8,7 +8,8 @@ import { splitScopes, validateScopes } from './scopes.js';
 export const MAX_STATE_BYTES = 2048;
 export const MAX_NONCE_BYTES = 2048;
 export const MAX_LOGIN_HINT_BYTES = 256;
-const MAX_PARAM_BYTES = 4096;
+/** Large enough for an id_token_hint with many groups. */
+const MAX_PARAM_BYTES = 8192;
 
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 
@@ -115,7 +116,7 @@ export async function validateAuthorizationRequest(
     if (prompt.includes('none') && prompt.length > 1) {
       fail(new OAuthError('invalid_request', 'prompt=none cannot be combined with other values.'));
     }
-    if (prompt.includes('none')) fail(new OAuthError('login_required', 'The user must log in.'));
+    // prompt=none is decided where the browser's session is known (server/authorize.ts beginLogin).
 
     const rawMaxAge = str(params, 'max_age');
     let maxAge: number | undefined;

@@ -36,6 +36,7 @@ export class AuthCodes {
       expiry: new Date(this.clock.now().getTime() + this.lifetimeMs),
       pkce: grant.pkce,
       ...(grant.authTime ? { authTime: grant.authTime } : {}),
+      ...(grant.sessionID ? { sessionID: grant.sessionID } : {}),
     };
     await this.storage.createAuthCode(entity);
     return code;

@@ -47,6 +47,8 @@ export interface IssuanceDeps {
   refreshable(connectorID: string): Promise<boolean>;
   /** IDs for grants that have no refresh-token family to name them. */
   ids: IdGenerator;
+  /** Whether this client's refresh tokens die with the browser session (refreshTokenLifetime: session). */
+  sessionBound?(clientID: string): Promise<boolean>;
 }
 
 export class TokenIssuer {
@@ -124,7 +126,13 @@ export class TokenIssuer {
       case 'new':
         if (!authorization.scopes.includes('offline_access')) return undefined;
         if (!(await this.deps.refreshable(authorization.connectorID))) return undefined;
-        return this.deps.refreshTokens.create({ ...authorization, id: grantID });
+        return this.deps.refreshTokens.create({
+          ...authorization,
+          id: grantID,
+          sessionBound:
+            authorization.sessionID !== undefined &&
+            (await this.deps.sessionBound?.(authorization.clientID)) === true,
+        });
     }
   }
 }

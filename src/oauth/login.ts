@@ -1,4 +1,4 @@
-import type { AuthRequest, Claims, Storage } from '../storage/storage.js';
+import type { AuthRequest, Claims, Client, Session, Storage } from '../storage/storage.js';
 import { isNotFound } from '../storage/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
@@ -10,10 +10,25 @@ import { codeRedirect, errorRedirect } from './codes.js';
 import { browserTag, verifyBrowserTag } from './browser-binding.js';
 import { OOB_REDIRECT_URI } from './redirect-uri.js';
 import { OAuthError } from './errors.js';
+import type { BrowserSessions } from './sessions.js';
+import { consentCovers } from './session-rules.js';
+
+/**
+ * An approval asked within a browser session: nothing is stored for it (the session holds the user); it
+ * travels sealed to the browser, and answering it is one session write (BrowserSessions.answerApproval).
+ */
+export interface SessionApproval {
+  id: string;
+  sessionID: string;
+  pending: PendingAuthRequest;
+  /** Epoch ms after which the form is stale. */
+  expiry: number;
+}
 
 /** Where the browser goes once a connector has authenticated the user. */
 export type LoginOutcome =
   | { kind: 'approval'; authRequestID: string; tag: string }
+  | { kind: 'session-approval'; approval: SessionApproval }
   | { kind: 'redirect'; location: string }
   | { kind: 'oob'; code: string };
 
@@ -39,7 +54,71 @@ export class LoginCompletion {
     private readonly opts: { issuer: string; skipApprovalScreen: boolean; authRequestLifetimeMs: number },
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    /** Browser sessions, when configured: logins then complete through completeInSession. */
+    private readonly sessions?: BrowserSessions,
   ) {}
+
+  /**
+   * The step after authentication when the browser has a session (just signed in, or reused for SSO): the
+   * code at once when the client needs no approval (approval skipped, or these scopes approved earlier in
+   * the session), else an approval form that travels sealed. With prompt=none a needed approval is
+   * `consent_required`, thrown for the caller to send to the client.
+   */
+  async completeInSession(
+    pending: PendingAuthRequest,
+    session: Session,
+    client: Pick<Client, 'id' | 'backchannelLogoutURI'>,
+  ): Promise<LoginOutcome> {
+    if (!this.sessions) throw new TypeError('completeInSession without sessions');
+    const approved =
+      !pending.forceApproval &&
+      (this.opts.skipApprovalScreen || consentCovers(session.consents, client.id, pending.scopes));
+    if (approved) {
+      await this.sessions.served(session, client);
+      return this.issue(grantInSession(pending, session), pending.state);
+    }
+    if (pending.prompt.includes('none')) {
+      throw new OAuthError('consent_required', 'The user must approve this application.');
+    }
+    return {
+      kind: 'session-approval',
+      approval: {
+        id: this.ids.newID(),
+        sessionID: session.id,
+        pending,
+        expiry: this.clock.now().getTime() + this.opts.authRequestLifetimeMs,
+      },
+    };
+  }
+
+  /** A sealed approval that is still fresh (the seal itself proves it is ours and this browser's). */
+  isFresh(approval: SessionApproval): boolean {
+    return approval.expiry > this.clock.now().getTime();
+  }
+
+  /**
+   * The answer to a session approval: recorded in the session (the single-use step; a second answer gets
+   * ApprovalAlreadyAnsweredError), then the code, or `access_denied` for the client.
+   */
+  async answerInSession(
+    approval: SessionApproval,
+    client: Pick<Client, 'id' | 'backchannelLogoutURI'>,
+    approved: boolean,
+  ): Promise<LoginOutcome> {
+    if (!this.sessions) throw new TypeError('answerInSession without sessions');
+    const { pending } = approval;
+    const stamp = { id: approval.id, expiry: new Date(approval.expiry) };
+    if (approved) {
+      const session = await this.sessions.answerApproval(approval.sessionID, stamp, {
+        approved: true,
+        client,
+        scopes: pending.scopes,
+      });
+      return this.issue(grantInSession(pending, session), pending.state);
+    }
+    await this.sessions.answerApproval(approval.sessionID, stamp, { approved: false });
+    return this.declined(pending.redirectURI, pending.state);
+  }
 
   async complete(
     pending: PendingAuthRequest,
@@ -129,13 +208,17 @@ export class LoginCompletion {
   /** The user declined: the client learns `access_denied` (its redirect URI was verified at /auth). */
   async reject(request: AuthRequest): Promise<LoginOutcome> {
     await this.take(request.id);
-    if (request.redirectURI === OOB_REDIRECT_URI) throw new OAuthError('access_denied', 'Approval rejected.');
+    return this.declined(request.redirectURI, request.state);
+  }
+
+  private declined(redirectURI: string, state: string): LoginOutcome {
+    if (redirectURI === OOB_REDIRECT_URI) throw new OAuthError('access_denied', 'Approval rejected.');
     return {
       kind: 'redirect',
-      location: errorRedirect(request.redirectURI, {
+      location: errorRedirect(redirectURI, {
         error: 'access_denied',
         description: 'The user declined the request.',
-        state: request.state,
+        state,
         issuer: this.opts.issuer,
       }),
     };
@@ -183,6 +266,22 @@ export class LoginCompletion {
       throw e;
     }
   }
+}
+
+/** What a code issued within a session stands for: the session's user, this request's client and scopes. */
+function grantInSession(pending: PendingAuthRequest, session: Session): CodeGrant {
+  return {
+    clientID: pending.clientID,
+    scopes: pending.scopes,
+    claims: session.claims,
+    connectorID: session.connectorID,
+    nonce: pending.nonce,
+    authTime: session.authTime,
+    ...(session.connectorData ? { connectorData: session.connectorData } : {}),
+    sessionID: session.id,
+    redirectURI: pending.redirectURI,
+    pkce: pending.pkce,
+  };
 }
 
 /** The approval was already answered (approved or declined), here or on another replica. */

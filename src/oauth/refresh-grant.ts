@@ -34,6 +34,8 @@ export interface RefreshGrantDeps {
   refreshTokens: RefreshTokens;
   connectors: ConnectorRegistry;
   lookupClient: (id: string) => Promise<Client | undefined>;
+  /** Whether a browser session is still alive; absent = sessions are off (no token is bound to one). */
+  sessionAlive?: (sessionID: string) => Promise<boolean>;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function redeemRefreshToken(
       );
     }
     await checkTrustStillHolds(deps, client, scopes);
+    await checkSessionStillAlive(deps, token);
     opened = await deps.connectors.get(token.connectorID);
     if (!opened) {
       await deps.refreshTokens.revoke(token.id);
@@ -94,6 +97,17 @@ export async function redeemRefreshToken(
     authorization: { ...authorizationOf(used.token), scopes: scopesFor(used.token) },
     wire: used.wire,
   };
+}
+
+/**
+ * A session-bound token (its client's refreshTokenLifetime: session) lives only as long as the browser
+ * session it came from: logout, an admin's delete or the session's expiry end it. Refused without a write;
+ * garbage collection removes it with its own expiry.
+ */
+async function checkSessionStillAlive(deps: RefreshGrantDeps, token: RefreshToken): Promise<void> {
+  if (!token.sessionBound || !token.sessionID) return;
+  const alive = deps.sessionAlive ? await deps.sessionAlive(token.sessionID) : false;
+  if (!alive) throw new RefreshRejected('session_ended', 'The browser session of this login has ended.');
 }
 
 /**

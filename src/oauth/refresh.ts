@@ -20,6 +20,8 @@ export interface RefreshPolicy {
 export interface NewRefreshToken extends Authorization {
   /** Storage ID; derived from the code for the code grant, so a replayed code can find and revoke it. */
   id?: string;
+  /** Dies with the browser session it came from (its client's refreshTokenLifetime: session). */
+  sessionBound?: boolean;
 }
 
 export interface RefreshUse {
@@ -58,7 +60,14 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 
 /** Why a refresh was refused, for metrics and audit logs (never shown to clients beyond the description). */
 export type RefreshFailureReason =
-  'invalid' | 'other_client' | 'expired' | 'replayed' | 'revoked_upstream' | 'connector_gone';
+  | 'invalid'
+  | 'other_client'
+  | 'expired'
+  | 'replayed'
+  | 'revoked_upstream'
+  | 'connector_gone'
+  /** A session-bound token whose browser session has ended (logout, an admin, expiry). */
+  | 'session_ended';
 
 /** invalid_grant for a refresh token, with the reason kept for metrics. */
 export class RefreshRejected extends OAuthError {
@@ -107,6 +116,8 @@ export class RefreshTokens {
       familyID: id,
       rotationKey: randomBytes(32).toString('base64url'),
       ...(input.authTime ? { authTime: input.authTime } : {}),
+      ...(input.sessionID ? { sessionID: input.sessionID } : {}),
+      ...(input.sessionID && input.sessionBound ? { sessionBound: true } : {}),
     };
     const expiry = this.expiryOf(token);
     if (expiry) token.expiry = expiry;

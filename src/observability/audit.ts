@@ -17,7 +17,7 @@ export class Audit {
       client?: string;
       user?: string;
       result: LoginResult;
-      via: 'form' | 'callback' | 'password_grant' | 'device';
+      via: 'form' | 'callback' | 'password_grant' | 'device' | 'session';
       ip?: string;
     },
   ): void {

@@ -15,6 +15,7 @@ import { deviceRoutes } from './device.js';
 import { requestRateLimit } from './rate-limit.js';
 import { renderErrorPage, sendClientError } from './pages.js';
 import { isStorageUnavailable } from './storage-errors.js';
+import { logoutRoutes } from './logout.js';
 import { Discovery } from './discovery.js';
 import { requestLog } from './request-log.js';
 import { httpMetrics } from './http-metrics.js';
@@ -84,6 +85,17 @@ export function createWebApp(deps: AppDeps): express.Express {
   router.use(revocationRoutes(ctx));
   router.use(userinfoRoutes(ctx));
   if (deviceFlow) router.use(deviceRoutes(ctx));
+  if (ctx.sessions) {
+    // OIDC RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1: only when there is a session to end.
+    discovery.contribute({
+      end_session_endpoint: url('/logout'),
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
+      prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    });
+    discovery.addClaims(['sid', 'auth_time']);
+    router.use(logoutRoutes(ctx));
+  }
 
   app.use(config.issuerPath || '/', router);
 

@@ -1,10 +1,12 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { CROSS_CLIENT_PREFIX } from '../oauth/scopes.js';
 import { OAuthError } from '../oauth/errors.js';
-import { LoginAlreadyFinishedError } from '../oauth/login.js';
+import { LoginAlreadyFinishedError, type SessionApproval } from '../oauth/login.js';
+import { ApprovalAlreadyAnsweredError, SessionEndedError } from '../oauth/sessions.js';
+import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
 import { browserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { renderErrorPage, renderPage } from './pages.js';
-import { sendOutcome } from './authorize.js';
+import { sendOutcome, unsealSessionApproval } from './authorize.js';
 import { deviceCallbackURL } from './device.js';
 
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
@@ -28,6 +30,24 @@ export function approvalRoutes(ctx: ServerContext): Router {
   const router = Router();
 
   router.get('/approval', async (req, res) => {
+    if (isSealed(req.query.req)) {
+      const browser = browserValue(req);
+      const approval = await liveSessionApproval(ctx, browser, req.query.req);
+      if (!approval || !browser) return renderErrorPage(ctx, res, 400, EXPIRED);
+      const session = await ctx.sessions?.find(approval.sessionID);
+      const client = await findClient(ctx.storage, approval.pending.clientID);
+      if (!session) return renderErrorPage(ctx, res, 400, EXPIRED);
+      if (!client) return renderErrorPage(ctx, res, 400, 'The application no longer exists.');
+      return renderPage(ctx, res, 200, 'approval.html', {
+        User: session.claims.username || session.claims.email,
+        Client: client.name || client.id,
+        ClientLogoURL: client.logoURL,
+        Scopes: describeScopes(approval.pending.scopes),
+        AuthReqID: String(req.query.req),
+        CSRFToken: browserTag(browser, sessionApprovalPurpose(approval)),
+        PostURL: issuerRoute(ctx, '/approval'),
+      });
+    }
     const request = await ctx.logins.pendingApproval(
       String(req.query.req ?? ''),
       browserValue(req),
@@ -49,6 +69,7 @@ export function approvalRoutes(ctx: ServerContext): Router {
 
   router.post('/approval', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
+    if (isSealed(body.req)) return answerSessionApproval(ctx, req, res, body);
     const request = await ctx.logins.pendingApproval(
       String(body.req ?? ''),
       browserValue(req),
@@ -86,6 +107,69 @@ export function approvalRoutes(ctx: ServerContext): Router {
   });
 
   return router;
+}
+
+/** Session approvals travel sealed (a compact JWE); AuthRequest approvals by ID. */
+function isSealed(value: unknown): value is string {
+  return typeof value === 'string' && value.includes('.');
+}
+
+function sessionApprovalPurpose(approval: SessionApproval): string {
+  return `session-approval:${approval.id}`;
+}
+
+async function liveSessionApproval(
+  ctx: ServerContext,
+  browser: string | undefined,
+  sealed: unknown,
+): Promise<SessionApproval | undefined> {
+  const approval = await unsealSessionApproval(ctx, browser, sealed);
+  return approval && ctx.logins.isFresh(approval) ? approval : undefined;
+}
+
+/**
+ * The answer to an approval asked within a browser session: the CSRF token only this browser can compute,
+ * then one session write that records the answer and is its single-use step (BrowserSessions).
+ */
+async function answerSessionApproval(
+  ctx: ServerContext,
+  req: Request,
+  res: Response,
+  body: Record<string, unknown>,
+): Promise<void> {
+  const browser = browserValue(req);
+  const approval = await liveSessionApproval(ctx, browser, body.req);
+  if (
+    !approval ||
+    !browser ||
+    !verifyBrowserTag(browser, sessionApprovalPurpose(approval), body.csrf_token)
+  ) {
+    return renderErrorPage(ctx, res, 403, EXPIRED);
+  }
+  const { pending } = approval;
+  const client = await findClient(ctx.storage, pending.clientID);
+  if (!client) return renderErrorPage(ctx, res, 400, 'The application no longer exists.');
+  const approved = body.approval === 'approve';
+  try {
+    const outcome = await ctx.logins.answerInSession(approval, client, approved);
+    req.log.info(
+      { client: client.id, session: approval.sessionID },
+      approved ? 'approved' : 'approval rejected',
+    );
+    if (!approved && pending.redirectURI === deviceCallbackURL(ctx)) {
+      // A device login has no redirect to carry the refusal: the device learns it at its next poll.
+      const device = await ctx.device.request(pending.state);
+      if (device) await ctx.device.deny(device);
+      return await renderErrorPage(ctx, res, 403, 'You denied the device access.');
+    }
+    return await sendOutcome(ctx, res, outcome, 303, browser);
+  } catch (e) {
+    if (e instanceof ApprovalAlreadyAnsweredError) return renderErrorPage(ctx, res, 409, ALREADY_ANSWERED);
+    if (e instanceof SessionEndedError) return renderErrorPage(ctx, res, 400, EXPIRED);
+    // An out-of-band client has no redirect to carry the refusal: tell the user instead.
+    if (e instanceof OAuthError) return renderErrorPage(ctx, res, 403, e.description);
+    throw e;
+  }
 }
 
 function describeScopes(scopes: string[]): string[] {

@@ -11,7 +11,12 @@ import { AuthorizationRedirectError, OAuthError, UntrustedRedirectError } from '
 import { errorRedirect } from '../oauth/codes.js';
 import { OOB_REDIRECT_URI } from '../oauth/redirect-uri.js';
 import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
-import type { LoginOutcome } from '../oauth/login.js';
+import { claimsOf, type LoginOutcome, type SessionApproval } from '../oauth/login.js';
+import type { Identity } from '../connectors/connector.js';
+import { reauthenticationReason, sessionSharedWith } from '../oauth/session-rules.js';
+import { encodeSubject } from '../tokens/subject.js';
+import { currentSession } from './session-cookie.js';
+import { endSession } from './logout.js';
 import { browserValue, ensureBrowserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { renderErrorPage, renderPage } from './pages.js';
 import { issuerURL } from '../config/issuer.js';
@@ -51,7 +56,7 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     } catch (e) {
       return sendAuthorizationError(ctx, res, e);
     }
-    await beginLogin(ctx, req, res, pending);
+    await beginLogin(ctx, req, res, pending, await hintedSubject(ctx, params ?? {}));
   };
   router.get('/auth', start);
   router.post('/auth', start);
@@ -143,9 +148,14 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     }
     if (check.result === 'failure') return renderPasswordPage(ctx, res, 401, { ...page, invalid: true });
     if (check.result === 'error') return connectorFailed(ctx, req, res, opened.entity, check.error);
-    const { identity } = check;
-    const outcome = await ctx.logins.complete(pending, connectorID, identity, browser);
-    await sendOutcome(ctx, res, outcome, 303);
+    const remember = rememberMe(ctx, body);
+    await finishLogin(
+      ctx,
+      req,
+      res,
+      { pending, connectorID, identity: check.identity, browser, remember, amr: ['pwd'] },
+      303,
+    );
   });
 
   router.get('/callback', async (req, res) => {
@@ -192,7 +202,6 @@ export function authorizeRoutes(ctx: ServerContext): Router {
     } catch (e) {
       return failed(e);
     }
-    const outcome = await ctx.logins.complete(pending, pending.connectorID, identity, browser);
     ctx.audit.login(req.log, {
       connector: pending.connectorID,
       client: pending.clientID,
@@ -200,7 +209,15 @@ export function authorizeRoutes(ctx: ServerContext): Router {
       result: 'success',
       via: 'callback',
     });
-    await sendOutcome(ctx, res, outcome, 302);
+    const remember = ctx.config.sessions?.rememberMeCheckedByDefault ?? false;
+    await finishLogin(
+      ctx,
+      req,
+      res,
+      // The upstream authenticated the user by means it does not tell us.
+      { pending, connectorID: pending.connectorID, identity, browser, remember, amr: [] },
+      302,
+    );
   });
 
   return router;
@@ -247,6 +264,7 @@ export async function beginLogin(
   req: Request,
   res: Response,
   pending: PendingAuthRequest,
+  hintSubject?: string,
 ): Promise<void> {
   const browser = ensureBrowserValue(ctx, req, res);
   const client = await findClient(ctx.storage, pending.clientID);
@@ -254,6 +272,24 @@ export async function beginLogin(
   const usable = (c: ConnectorEntity) =>
     client !== undefined && clientMayUseConnector(client, c.id) && connectorAllowsGrant(c, grant);
   const connectors: ConnectorEntity[] = (await ctx.connectors.list()).filter(usable);
+  if (
+    client &&
+    (await servedFromSession(ctx, req, res, { pending, client, connectors, hintSubject, browser }))
+  ) {
+    return;
+  }
+  // OIDC Core §3.1.2.1: no session to serve the login silently, so the client must show a login.
+  if (pending.prompt.includes('none')) {
+    return sendAuthorizationError(
+      ctx,
+      res,
+      new AuthorizationRedirectError(
+        new OAuthError('login_required', 'The user must log in.'),
+        pending.redirectURI,
+        pending.state,
+      ),
+    );
+  }
   if (connectors.length === 0) {
     return renderErrorPage(ctx, res, 403, 'No login method is available to this application.');
   }
@@ -354,6 +390,9 @@ async function renderPasswordPage(
     Invalid: Boolean(p.invalid),
     Throttled: Boolean(p.throttled),
     CSRFToken: browserTag(p.browser, `password:${p.connectorID}`),
+    // Sessions only: whether the session cookie outlives the browser.
+    RememberMeOffered: ctx.config.sessions !== undefined,
+    RememberMe: ctx.config.sessions?.rememberMeCheckedByDefault ?? false,
   });
 }
 
@@ -363,6 +402,7 @@ export async function sendOutcome(
   res: Response,
   outcome: LoginOutcome,
   status: 302 | 303,
+  browser?: string,
 ) {
   switch (outcome.kind) {
     case 'approval':
@@ -370,6 +410,11 @@ export async function sendOutcome(
         status,
         `${issuerRoute(ctx, '/approval')}?${new URLSearchParams({ req: outcome.authRequestID, hmac: outcome.tag })}`,
       );
+    case 'session-approval': {
+      if (!browser) throw new TypeError('a session approval needs the browser it is bound to');
+      const sealed = await sealSessionApproval(ctx, browser, outcome.approval);
+      return res.redirect(status, `${issuerRoute(ctx, '/approval')}?${new URLSearchParams({ req: sealed })}`);
+    }
     case 'redirect':
       return res.redirect(status, outcome.location);
     case 'oob':
@@ -401,7 +446,7 @@ async function connectorFailed(
 }
 
 /** Untrusted redirect URI (or OOB): an HTML page. Trusted: a redirect carrying the error. */
-function sendAuthorizationError(ctx: ServerContext, res: Response, e: unknown): Promise<void> | void {
+export function sendAuthorizationError(ctx: ServerContext, res: Response, e: unknown): Promise<void> | void {
   if (e instanceof UntrustedRedirectError) return renderErrorPage(ctx, res, e.status, e.message);
   if (e instanceof AuthorizationRedirectError) {
     if (e.redirectURI === OOB_REDIRECT_URI) return renderErrorPage(ctx, res, 400, e.description);
@@ -416,4 +461,157 @@ function sendAuthorizationError(ctx: ServerContext, res: Response, e: unknown): 
     );
   }
   throw e;
+}
+
+/**
+ * The user an `id_token_hint` names, as a `sub`: undefined when none was sent; "" when it is not an ID token
+ * this issuer can verify (not ours, or signed with a key since dropped). "" matches no session, so such a
+ * hint forces the connector step (`login_required` with prompt=none) rather than an error: a relying party
+ * holding an old ID token still gets its user logged in.
+ */
+async function hintedSubject(
+  ctx: ServerContext,
+  params: Record<string, unknown>,
+): Promise<string | undefined> {
+  const raw = params.id_token_hint;
+  if (raw === undefined || raw === '') return undefined;
+  const hint = typeof raw === 'string' ? await ctx.verifier.verifyIdTokenHint(raw) : undefined;
+  return hint?.sub ?? '';
+}
+
+/**
+ * Single sign-on: when the browser's session may serve this login (session-rules.ts says when), the
+ * connector step is skipped and the login completes from the session. True when the response was sent.
+ */
+async function servedFromSession(
+  ctx: ServerContext,
+  req: Request,
+  res: Response,
+  q: {
+    pending: PendingAuthRequest;
+    client: Client;
+    connectors: ConnectorEntity[];
+    hintSubject: string | undefined;
+    browser: string;
+  },
+): Promise<boolean> {
+  const { pending, client } = q;
+  const current = await currentSession(ctx, req);
+  if (!current || !ctx.sessions) return false;
+  const { session, cookie } = current;
+  const origins = (await Promise.all(cookie.origins.map((id) => findClient(ctx.storage, id)))).filter(
+    (c): c is Client => c !== undefined,
+  );
+  const reason = reauthenticationReason({
+    prompt: pending.prompt,
+    ...(pending.maxAge !== undefined ? { maxAge: pending.maxAge } : {}),
+    ...(q.hintSubject !== undefined ? { hintSubject: q.hintSubject } : {}),
+    sessionSubject: encodeSubject(session.claims.userID, session.connectorID),
+    connectorUsable:
+      q.connectors.some((c) => c.id === session.connectorID) &&
+      (!pending.connectorID || pending.connectorID === session.connectorID),
+    shared: sessionSharedWith(origins, client.id, ctx.sessions.policy.ssoSharedWithDefault),
+    authTime: session.authTime,
+    now: ctx.clock.now(),
+  });
+  if (reason) {
+    req.log.debug({ client: client.id, reason }, 'session not used for this login');
+    return false;
+  }
+  let outcome: LoginOutcome;
+  try {
+    outcome = await ctx.logins.completeInSession(pending, session, client);
+  } catch (e) {
+    if (!(e instanceof OAuthError)) throw e;
+    await sendAuthorizationError(
+      ctx,
+      res,
+      new AuthorizationRedirectError(e, pending.redirectURI, pending.state),
+    );
+    return true;
+  }
+  ctx.audit.login(req.log, {
+    connector: session.connectorID,
+    client: client.id,
+    user: session.claims.userID,
+    result: 'success',
+    via: 'session',
+  });
+  await sendOutcome(ctx, res, outcome, 302, q.browser);
+  return true;
+}
+
+/**
+ * A connector authenticated the user: without sessions the login completes as it always did; with them the
+ * browser's session is signed in (renewed for the same user, replaced for another) and the cookie set
+ * before the login completes from it.
+ */
+async function finishLogin(
+  ctx: ServerContext,
+  req: Request,
+  res: Response,
+  login: {
+    pending: PendingAuthRequest;
+    connectorID: string;
+    identity: Identity;
+    browser: string;
+    remember: boolean;
+    /** RFC 8176 method references of this authentication. */
+    amr: string[];
+  },
+  status: 302 | 303,
+): Promise<void> {
+  const { pending, connectorID, identity, browser } = login;
+  if (!ctx.sessions || !ctx.sessionCookies) {
+    const outcome = await ctx.logins.complete(pending, connectorID, identity, browser);
+    return sendOutcome(ctx, res, outcome, status);
+  }
+  const current = await currentSession(ctx, req);
+  const client = await findClient(ctx.storage, pending.clientID);
+  if (!client) return renderErrorPage(ctx, res, 400, 'The application no longer exists.');
+  const { session, replaced } = await ctx.sessions.signIn(current?.session, {
+    claims: claimsOf(identity),
+    connectorID,
+    ...(identity.connectorData ? { connectorData: identity.connectorData } : {}),
+    amr: login.amr,
+    ipAddress: ctx.clientAddress(req).ip,
+    ...(typeof req.headers['user-agent'] === 'string' ? { userAgent: req.headers['user-agent'] } : {}),
+  });
+  const origins =
+    current?.session.id === session.id
+      ? [...current.cookie.origins.filter((o) => o !== client.id), client.id]
+      : [client.id];
+  await ctx.sessionCookies.write(res, session, origins, login.remember);
+  if (replaced) await endSession(ctx, req, replaced.id, 'replaced');
+  const outcome = await ctx.logins.completeInSession(pending, session, client);
+  await sendOutcome(ctx, res, outcome, status, browser);
+}
+
+/** The password form's "remember me" (a template without the box keeps the configured default). */
+function rememberMe(ctx: ServerContext, body: Record<string, unknown>): boolean {
+  const byDefault = ctx.config.sessions?.rememberMeCheckedByDefault ?? false;
+  if (body.remember_me_offered !== '1') return byDefault;
+  return body.remember_me === 'on' || body.remember_me === 'true';
+}
+
+/** Seals a session approval for its link, bound to this browser (it proves nothing elsewhere). */
+export function sealSessionApproval(
+  ctx: ServerContext,
+  browser: string,
+  approval: SessionApproval,
+): Promise<string> {
+  return ctx.sealer.seal(approval, browserTag(browser, 'session-approval'));
+}
+
+/** Undefined for anything that is not a session approval sealed for this browser. */
+export function unsealSessionApproval(
+  ctx: ServerContext,
+  browser: string | undefined,
+  sealed: unknown,
+): Promise<SessionApproval | undefined> {
+  if (!browser || typeof sealed !== 'string' || sealed.length > 16_384) return Promise.resolve(undefined);
+  return ctx.sealer.unseal<SessionApproval>(sealed, browserTag(browser, 'session-approval')).catch((e) => {
+    if (isUnsealError(e)) return undefined;
+    throw e;
+  });
 }

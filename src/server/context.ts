@@ -19,7 +19,10 @@ import type { PasswordThrottle } from '../oauth/throttle.js';
 import type { DeviceFlow } from '../oauth/device.js';
 import type { TokenIssuer } from '../oauth/issuance.js';
 import type { GrantRevocations } from '../oauth/revocations.js';
+import type { BrowserSessions } from '../oauth/sessions.js';
+import type { BackchannelLogout } from '../oauth/backchannel-logout.js';
 import type { ClientAddress } from './client-ip.js';
+import type { SessionCookies } from './session-cookie.js';
 import { BROWSER_COOKIE, isBrowserValue, newBrowserValue } from '../oauth/browser-binding.js';
 
 /** The services every endpoint family works with, built once in server.ts. */
@@ -47,6 +50,10 @@ export interface ServerContext {
   device: DeviceFlow;
   /** Where a request came from, and whether that address is the client's own (see client-ip.ts). */
   clientAddress: (req: Request) => ClientAddress;
+  /** Browser sessions; all three present exactly when the configuration has a `sessions` section. */
+  sessions?: BrowserSessions;
+  sessionCookies?: SessionCookies;
+  backchannel?: BackchannelLogout;
 }
 
 /** A client by ID, or undefined when there is none (other storage errors propagate). */

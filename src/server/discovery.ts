@@ -50,6 +50,12 @@ export class Discovery {
     Object.assign(this.fields, fields);
   }
 
+  /** Claims an endpoint family makes possible (e.g. `sid` with sessions). */
+  addClaims(claims: string[]): void {
+    const list = this.fields.claims_supported as string[];
+    for (const c of claims) if (!list.includes(c)) list.push(c);
+  }
+
   document(): DiscoveryDocument {
     return this.fields;
   }

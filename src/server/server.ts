@@ -28,7 +28,10 @@ import { TokenIssuer } from '../oauth/issuance.js';
 import { connectorAllowsGrant } from '../oauth/connector-policy.js';
 import { canRefresh } from '../connectors/connector.js';
 import { randomIds } from '../util/ids.js';
-import type { ServerContext } from './context.js';
+import { BrowserSessions } from '../oauth/sessions.js';
+import { BackchannelLogout } from '../oauth/backchannel-logout.js';
+import { findClient, type ServerContext } from './context.js';
+import { SessionCookies } from './session-cookie.js';
 import { clientIPResolver } from './client-ip.js';
 import { createWebApp } from './app.js';
 import { Readiness } from './health-routes.js';
@@ -55,6 +58,8 @@ export interface RunningLatchkey {
 }
 
 const GC_INTERVAL_MS = 5 * 60_000;
+/** How long shutdown waits for back-channel logout notices still on their way. */
+const BACKCHANNEL_DRAIN_MS = 5_000;
 
 /** Everything `latchkey serve` runs, wired explicitly: storage, keys, the web and telemetry listeners. */
 export async function startLatchkey(
@@ -111,7 +116,11 @@ export async function startLatchkey(
         onRotate: () => metrics.keyRotations.inc({ keyset: name }),
       });
     const signingKeys = keyManager('signing', config.expiry.idTokens);
-    const sealingKeys = keyManager('sealing', config.expiry.authRequests);
+    // A session cookie is sealed too, and must unseal for as long as its session may live.
+    const sealingKeys = keyManager(
+      'sealing',
+      Math.max(config.expiry.authRequests, config.sessions?.absoluteLifetime ?? 0),
+    );
     keyManagers.push(signingKeys, sealingKeys);
     await signingKeys.start();
     await sealingKeys.start();
@@ -154,6 +163,27 @@ export async function startLatchkey(
       ...(opts.connectorHttp ? { http: opts.connectorHttp } : {}),
     });
     const refreshServed = config.oauth2.grantTypes.includes('refresh_token');
+    const sessions = config.sessions
+      ? new BrowserSessions(
+          storage,
+          {
+            absoluteLifetimeMs: config.sessions.absoluteLifetime,
+            idleLifetimeMs: config.sessions.validIfNotUsedFor,
+            ssoSharedWithDefault: config.sessions.ssoSharedWithDefault,
+          },
+          clock,
+          ids,
+        )
+      : undefined;
+    const backchannel = config.sessions
+      ? new BackchannelLogout({
+          signer,
+          issuer: config.issuer,
+          clock,
+          logger: logger.child({ component: 'backchannel-logout' }),
+          metrics,
+        })
+      : undefined;
     const ctx: ServerContext = {
       config,
       storage,
@@ -170,6 +200,8 @@ export async function startLatchkey(
         minter,
         refreshTokens,
         ids,
+        sessionBound: async (clientID) =>
+          (await findClient(storage, clientID))?.refreshTokenLifetime === 'session',
         refreshable: async (connectorID) => {
           if (!refreshServed) return false;
           const opened = await connectors.get(connectorID);
@@ -194,6 +226,7 @@ export async function startLatchkey(
         },
         clock,
         ids,
+        sessions,
       ),
       refreshTokens,
       revocations,
@@ -209,6 +242,22 @@ export async function startLatchkey(
             'trustedProxies to the proxy in front of Latchkey',
         ),
       ),
+      ...(sessions && backchannel && config.sessions
+        ? {
+            sessions,
+            backchannel,
+            sessionCookies: new SessionCookies(
+              new Sealer(sealingKeys, { clock, maxAgeMs: config.sessions.absoluteLifetime }),
+              {
+                name: config.sessions.cookieName,
+                issuer: config.issuer,
+                path: config.issuerPath || '/',
+                secure: config.issuer.startsWith('https:'),
+                maxAgeMs: config.sessions.absoluteLifetime,
+              },
+            ),
+          }
+        : {}),
     };
     // A connector of the config file that cannot be opened is a mistake in the file: refuse to start, naming
     // its key path. One stored as a resource (written by someone else, maybe later fixed) is logged and left
@@ -278,6 +327,9 @@ export async function startLatchkey(
       metrics,
       close: async (graceMs = 60_000) => {
         await drain(readiness, listeners, config.web.drainDelay ?? 0, logger);
+        // Logout notices already accepted get a short while to reach their relying parties.
+        const abandoned = await backchannel?.close(Math.min(graceMs, BACKCHANNEL_DRAIN_MS));
+        if (abandoned) logger.warn({ abandoned }, 'back-channel logout notices abandoned at shutdown');
         await shutdown([listeners, telemetryListeners], keyManagers, timers, aborts, storage, graceMs);
       },
     };

@@ -17,6 +17,8 @@ export interface Authorization {
   authTime?: Date;
   /** The connector's opaque state for later refreshes (an upstream refresh token); never in a token. */
   connectorData?: Uint8Array;
+  /** The browser session the login came from: the ID token's `sid`. */
+  sessionID?: string;
 }
 
 /** The JSON form of an Authorization, for entities that store one as a string (a completed device login). */
@@ -35,6 +37,7 @@ export function serializeAuthorization(a: Authorization): string {
     nonce: a.nonce,
     ...(a.authTime ? { authTime: a.authTime.toISOString() } : {}),
     ...(a.connectorData ? { connectorData: Buffer.from(a.connectorData).toString('base64') } : {}),
+    ...(a.sessionID ? { sessionID: a.sessionID } : {}),
   };
   return JSON.stringify(stored);
 }
@@ -50,6 +53,7 @@ export function parseAuthorization(json: string): Authorization {
     nonce: s.nonce ?? '',
     ...(s.authTime ? { authTime: new Date(s.authTime) } : {}),
     ...(s.connectorData ? { connectorData: new Uint8Array(Buffer.from(s.connectorData, 'base64')) } : {}),
+    ...(s.sessionID ? { sessionID: s.sessionID } : {}),
   };
 }
 
@@ -63,5 +67,6 @@ export function authorizationOf(e: Authorization): Authorization {
     nonce: e.nonce,
     ...(e.authTime ? { authTime: e.authTime } : {}),
     ...(e.connectorData ? { connectorData: e.connectorData } : {}),
+    ...(e.sessionID ? { sessionID: e.sessionID } : {}),
   };
 }

@@ -20,6 +20,8 @@ export interface IdTokenClaims {
   name?: string;
   preferred_username?: string;
   federated_claims?: { connector_id: string; user_id: string };
+  /** The browser session (OIDC Front-/Back-Channel Logout `sid`), when the login came from one. */
+  sid?: string;
 }
 
 /**
@@ -51,6 +53,7 @@ export function idTokenClaims(
   if (s.authTime) out.auth_time = Math.floor(s.authTime.getTime() / 1000);
   if (opts.atHash) out.at_hash = opts.atHash;
   if (opts.cHash) out.c_hash = opts.cHash;
+  if (s.sessionID) out.sid = s.sessionID;
   for (const scope of s.scopes) {
     switch (scope) {
       case 'email':

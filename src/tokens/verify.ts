@@ -1,4 +1,4 @@
-import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWK } from 'jose';
+import { compactVerify, createLocalJWKSet, jwtVerify, type JWTPayload, type JWK } from 'jose';
 import type { JwtSigner } from '../keys/signer.js';
 import type { Clock } from '../util/clock.js';
 import { GRANT_ID_CLAIM } from './mint.js';
@@ -9,6 +9,15 @@ export interface VerifiedAccessToken {
   grantID: string;
   /** The client it was issued to: `azp`, present whenever there are several audiences, else the `aud`. */
   clientID: string;
+}
+
+/** What an id_token_hint says, once verified. */
+export interface IdTokenHint {
+  sub: string;
+  /** The client it was issued to. */
+  clientID: string;
+  /** The browser session it came from, when it did. */
+  sid?: string;
 }
 
 /**
@@ -52,6 +61,34 @@ export class OwnTokenVerifier {
     const clientID = issuedTo(payload);
     if (clientID === undefined || (await this.isGrantRevoked(grantID))) return undefined;
     return { payload, grantID, clientID };
+  }
+
+  /**
+   * An ID token this issuer signed, expired or not: what `id_token_hint` must be at /auth (OIDC Core
+   * §3.1.2.1) and at logout (RP-Initiated Logout §2, which accepts expired hints — a relying party logs out
+   * users whose tokens ran out). The signing key must still be published. Undefined for anything else,
+   * access tokens included.
+   */
+  async verifyIdTokenHint(token: string): Promise<IdTokenHint | undefined> {
+    if (token.length > 16_384 || token.split('.').length !== 3) return undefined;
+    let payload: JWTPayload;
+    try {
+      const verified = await compactVerify(token, await this.keySet(), {
+        algorithms: this.signer.algorithms(),
+      });
+      payload = JSON.parse(new TextDecoder().decode(verified.payload)) as JWTPayload;
+    } catch {
+      return undefined;
+    }
+    if (payload.iss !== this.issuer || typeof payload.sub !== 'string') return undefined;
+    if (payload[GRANT_ID_CLAIM] !== undefined) return undefined;
+    const clientID = issuedTo(payload);
+    if (clientID === undefined) return undefined;
+    return {
+      sub: payload.sub,
+      clientID,
+      ...(typeof payload.sid === 'string' ? { sid: payload.sid } : {}),
+    };
   }
 
   private async keySet(): Promise<ReturnType<typeof createLocalJWKSet>> {

@@ -55,6 +55,29 @@ const samples: Record<TemplateName, Record<string, unknown>> = {
     CSRFToken: 'csrf-dev',
   },
   'device_success.html': { ReqPath: '/dex/device/callback', ClientName: 'kubectl' },
+  'logout.html': {
+    ReqPath: '/dex/logout',
+    Confirm: true,
+    LoggedOut: false,
+    User: 'alice@example.com',
+    Client: 'Example App',
+    PostURL: '/dex/logout',
+    CSRFToken: 'csrf-logout',
+    ClientID: 'example-app',
+    PostLogoutRedirectURI: 'https://app.example.com/',
+    State: 'st-1',
+  },
+  'home.html': {
+    ReqPath: '/dex/',
+    SignedIn: true,
+    User: 'alice',
+    Email: 'alice@example.com',
+    Groups: ['devs'],
+    Connector: 'Email',
+    AuthTime: '2026-12-05T12:00:00.000Z',
+    PostURL: '/dex/logout',
+    CSRFToken: 'csrf-home',
+  },
 };
 
 /** The attributes of the first tag matching `selector` (a regexp source for the tag start). */

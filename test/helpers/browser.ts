@@ -86,6 +86,12 @@ export class TestBrowser {
     return this.cookies.get(name);
   }
 
+  /** Sets (or, with undefined, drops) a cookie by hand: a tampered or foreign one. */
+  setCookie(name: string, value: string | undefined): void {
+    if (value === undefined) this.cookies.delete(name);
+    else this.cookies.set(name, value);
+  }
+
   /** Forgets every cookie: a different browser. */
   clearCookies(): void {
     this.cookies.clear();

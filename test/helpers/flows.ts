@@ -23,6 +23,8 @@ export async function browserLogin(
     password?: string;
     extraParams?: Record<string, string>;
     pkce?: boolean;
+    /** A browser that already holds cookies (a session); default a fresh one. */
+    browser?: TestBrowser;
   },
 ): Promise<LoginResult> {
   const verifier = oidc.randomPKCECodeVerifier();
@@ -38,7 +40,7 @@ export async function browserLogin(
     state,
     ...opts.extraParams,
   });
-  const browser = new TestBrowser();
+  const browser = opts.browser ?? new TestBrowser();
   let page: Page = await browser.open(url.toString(), { stopAt: opts.redirectURI });
   const connector = opts.connector ?? 'local';
   const link = page.$(`a[href*="/auth/${connector}?"]`).attr('href');

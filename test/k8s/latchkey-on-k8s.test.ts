@@ -156,6 +156,135 @@ describe('Latchkey on Kubernetes storage', () => {
     });
   });
 
+  describe('browser sessions (issue 15): budgets, and kubectl delete on two replicas', () => {
+    let a: TestServerConfig;
+    let bPort: number;
+    let ns: string;
+    const OTHER_REDIRECT = 'http://127.0.0.1:5555/other/callback';
+
+    beforeAll(async () => {
+      ns = await cp.newNamespace('sessions');
+      const extra = [
+        `${USERS}\n  skipApprovalScreen: true`,
+        'sessions: {}',
+        // A second client that example-app shares its sessions with.
+        'staticClients:',
+        '- id: example-app',
+        `  secret: ${SECRET}`,
+        '  name: Example App',
+        `  redirectURIs: ['${REDIRECT_URI}']`,
+        '  ssoSharedWith: [other-app]',
+        '- id: other-app',
+        '  name: Other App',
+        '  secret: other-secret',
+        `  redirectURIs: ['${OTHER_REDIRECT}']`,
+      ].join('\n');
+      a = await writeTestConfig({ storage: storageFor(ns), extra, noStaticClient: true });
+      // Replica b serves the same issuer (as behind one Service) on its own port.
+      const b = await writeTestConfig({ storage: storageFor(ns), extra, noStaticClient: true, dir: a.dir });
+      const { readFile, writeFile } = await import('node:fs/promises');
+      await writeFile(
+        b.file,
+        (await readFile(b.file, 'utf8')).replace(`issuer: ${b.issuer}`, `issuer: ${a.issuer}`),
+      );
+      bPort = b.webPort;
+      await start(a);
+      const sb = await startServer(b.file, `http://127.0.0.1:${bPort}/dex/.well-known/openid-configuration`);
+      servers.push(sb);
+    }, 120_000);
+
+    const writes =
+      /^latchkey_kubernetes_api_requests_total\{verb="(?:create|update|patch|delete)",resource="[^"]*"\} (\d+)$/gm;
+    const counts = async () => ({
+      writes: await metric(a.telemetryPort, writes),
+      reads: await metric(
+        a.telemetryPort,
+        /^latchkey_kubernetes_api_requests_total\{verb="(?:get|list)",resource="[^"]*"\} (\d+)$/gm,
+      ),
+    });
+    const rpFor = (id: string, secret: string) =>
+      oidc.discovery(new URL(a.issuer), id, secret, undefined, { execute: [oidc.allowInsecureRequests] });
+    const onReplica = (url: string, port: number) => url.replace(`:${a.webPort}/`, `:${port}/`);
+
+    it('a login with a session costs ≤ 5 writes, an SSO login to a second client ≤ 3', async () => {
+      const browser = new TestBrowser();
+      const rp = await rpFor('example-app', SECRET);
+      const before = await counts();
+      const first = await browserLogin(rp, {
+        redirectURI: REDIRECT_URI,
+        scope: 'openid email offline_access',
+        browser,
+      });
+      await oidc.authorizationCodeGrant(rp, first.callback, {
+        pkceCodeVerifier: first.verifier,
+        expectedNonce: first.nonce,
+        expectedState: first.state,
+      });
+      const loggedIn = await counts();
+      expect(loggedIn.writes - before.writes).toBeLessThanOrEqual(5);
+      expect(loggedIn.reads - before.reads).toBeLessThanOrEqual(2);
+
+      const other = await rpFor('other-app', 'other-secret');
+      const historyBefore = browser.history.length;
+      const sso = await browserLogin(other, {
+        redirectURI: OTHER_REDIRECT,
+        scope: 'openid email offline_access',
+        browser,
+      });
+      const tokens = await oidc.authorizationCodeGrant(other, sso.callback, {
+        pkceCodeVerifier: sso.verifier,
+        expectedNonce: sso.nonce,
+        expectedState: sso.state,
+      });
+      expect(browser.history.slice(historyBefore).some((u) => u.includes('/auth/local'))).toBe(false);
+      expect(tokens.refresh_token).toBeTruthy();
+      const ssoDone = await counts();
+      console.log(
+        `API requests with sessions: first login ${loggedIn.writes - before.writes} writes, ` +
+          `${loggedIn.reads - before.reads} reads; SSO login to a second client ` +
+          `${ssoDone.writes - loggedIn.writes} writes, ${ssoDone.reads - loggedIn.reads} reads`,
+      );
+      expect(ssoDone.writes - loggedIn.writes).toBeLessThanOrEqual(3);
+      expect(ssoDone.reads - loggedIn.reads).toBeLessThanOrEqual(2);
+    });
+
+    it('kubectl delete of the session logs the user out on both replicas', async () => {
+      const browser = new TestBrowser();
+      const rp = await rpFor('example-app', SECRET);
+      await browserLogin(rp, { redirectURI: REDIRECT_URI, scope: 'openid', browser });
+      const silent = (port: number) => {
+        const url = oidc.buildAuthorizationUrl(rp, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid',
+          prompt: 'none',
+          state: 's',
+        });
+        return browser.open(onReplica(url.toString(), port), { stopAt: REDIRECT_URI });
+      };
+      const signedIn = async (port: number) => {
+        const page = await silent(port);
+        return new URL(page.url).searchParams.has('code');
+      };
+      expect(await signedIn(a.webPort)).toBe(true);
+      expect(await signedIn(bPort)).toBe(true);
+
+      const listed = await cp.kubectl(['get', 'authsessions', '-n', ns, '-o', 'name']);
+      expect(listed.code).toBe(0);
+      const names = listed.stdout.trim().split('\n').filter(Boolean);
+      expect(names.length).toBeGreaterThanOrEqual(1);
+      // Every session in this namespace ends (the first test's too): the user's is among them.
+      const deleted = await cp.kubectl(['delete', ...names, '-n', ns]);
+      expect(deleted.code).toBe(0);
+      for (const port of [a.webPort, bPort]) {
+        await waitFor(async () => ((await signedIn(port)) ? undefined : true), {
+          what: `replica on port ${port} to see the session deleted`,
+        });
+        const page = await silent(port);
+        expect(new URL(page.url).searchParams.get('error')).toBe('login_required');
+      }
+    });
+  });
+
   describe('one replica: budgets, clients from kubectl, an outage', () => {
     let ns: string;
     let d: TestServerConfig;

@@ -7,7 +7,11 @@ import type { GrantHandler } from './grant.js';
 export const refreshTokenGrant: GrantHandler = async (ctx, _req, client, params) => {
   if (!params.refresh_token) throw new OAuthError('invalid_request', 'Missing refresh_token.');
   const { authorization, wire } = await redeemRefreshToken(
-    { ...ctx, lookupClient: (id) => findClient(ctx.storage, id) },
+    {
+      ...ctx,
+      lookupClient: (id) => findClient(ctx.storage, id),
+      ...(ctx.sessions ? { sessionAlive: (id: string) => ctx.sessions!.isAlive(id) } : {}),
+    },
     client,
     params.refresh_token,
     params.scope,
