@@ -11,6 +11,12 @@ authorization code flow (state, nonce and PKCE checked) and shows the ID token, 
 refresh tokens (with a Refresh button) and a kubeconfig user entry. With --device it uses the device flow
 instead and prints the ID token on standard output (instructions and claims go to standard error).
 
+When the issuer has an end_session_endpoint (Latchkey with sessions on), the token page has a Log out
+button: the browser goes to the issuer's logout and back to the app's root (the redirect URI's origin + /,
+e.g. http://127.0.0.1:5555/, which must be among the client's postLogoutRedirectURIs). POST
+/backchannel-logout takes the issuer's back-channel logout tokens (register it as the client's
+backchannelLogoutURI); the start page lists the last ones received.
+
   --issuer URL             the issuer (default http://127.0.0.1:5556/dex)
   --issuer-root-ca FILE    CA certificate (PEM) of the issuer's TLS certificate
   --listen URL             where to serve the app (default http://127.0.0.1:5555)

@@ -1,4 +1,5 @@
 import { Liquid } from 'liquidjs';
+import type { ReceivedLogout } from './backchannel.js';
 import { kubeconfigUser } from './oidc.js';
 
 // The example app's pages: LiquidJS (Latchkey's template engine) with every output escaped.
@@ -52,6 +53,11 @@ pre {
 }
 .error { background: var(--error-bg); color: var(--error-text); border-radius: 6px; padding: 0.75rem 1rem; overflow-wrap: anywhere; }
 .actions { margin-top: 0.75rem; }
+.notice {
+  background: var(--surface); border: 1px solid var(--border); border-left: 4px solid var(--primary);
+  border-radius: 6px; padding: 0.75rem 1rem;
+}
+.logouts { padding-left: 1.25rem; overflow-wrap: anywhere; }
 `;
 
 const liquid = new Liquid({ outputEscape: 'escape', strictFilters: true });
@@ -76,6 +82,9 @@ function render(title: string, template: ReturnType<Liquid['parse']>, data: obje
 }
 
 const START = liquid.parse(`<h1>Example App</h1>
+{%- if loggedOut %}
+<p class="notice" role="status" id="logged-out">You have been logged out.</p>
+{%- endif %}
 <p>
   Logs you in through <code>{{ issuer }}</code> as the client <code>{{ clientID }}</code>, then shows the
   tokens it got.
@@ -115,7 +124,24 @@ const START = liquid.parse(`<h1>Example App</h1>
 <p class="subtle">
   Without a browser on this machine: <code>latchkey example-app --device</code> prints a code to confirm
   from any device.
-</p>`);
+</p>
+{%- if backchannel %}
+<h2 id="backchannel-heading">Back-channel logouts received</h2>
+<p class="hint">
+  When a session this app took part in ends, the issuer posts a logout token to
+  <code>{{ backchannel.uri }}</code>; the last ones accepted are listed here, newest first.
+</p>
+{%- if backchannel.received.size > 0 %}
+<ul class="logouts" id="backchannel-logouts" aria-labelledby="backchannel-heading">
+  {%- for l in backchannel.received %}
+  <li><time datetime="{{ l.at }}">{{ l.at }}</time>: session <code>{{ l.sid | default: '(none)' }}</code>,
+    subject <code>{{ l.sub | default: '(none)' }}</code></li>
+  {%- endfor %}
+</ul>
+{%- else %}
+<p class="subtle" id="backchannel-logouts">None yet.</p>
+{%- endif %}
+{%- endif %}`);
 
 export interface StartPageData {
   issuer: string;
@@ -123,13 +149,28 @@ export interface StartPageData {
   /** Scopes offered as checkboxes (the issuer's, openid excepted), and which of them are ticked. */
   scopes: { name: string; checked: boolean }[];
   crossClients: string[];
+  /** Back from the issuer's logout with the state this browser's logout started. */
+  loggedOut?: boolean;
+  /** Shown when the issuer supports back-channel logout (or has used it): where, and the last received. */
+  backchannel?: { uri: string; received: readonly ReceivedLogout[] };
 }
 
 export function startPage(d: StartPageData): string {
-  return render('Log in', START, d);
+  const backchannel = d.backchannel && {
+    uri: d.backchannel.uri,
+    received: d.backchannel.received.map((l) => ({ ...l, at: l.receivedAt.toISOString() })),
+  };
+  return render('Log in', START, { ...d, backchannel });
 }
 
 const TOKENS = liquid.parse(`<h1>Logged in as {{ who }}</h1>
+{%- if logout %}
+<form method="post" action="{{ logout.action }}">
+  <input type="hidden" name="id_token" value="{{ idToken }}" />
+  <input type="hidden" name="csrf_token" value="{{ logout.csrfToken }}" />
+  <button type="submit" id="logout">Log out</button>
+</form>
+{%- endif %}
 <h2 id="claims-heading">Claims</h2>
 <pre id="claims" aria-labelledby="claims-heading">{{ claims }}</pre>
 <h2 id="id-token-heading">ID token</h2>
@@ -161,6 +202,8 @@ export interface TokenPageData {
   claims: Record<string, unknown>;
   /** Where the Refresh form posts (the callback path, as in Dex's example app). */
   refreshAction: string;
+  /** The Log out form (only when the issuer has an end_session_endpoint): where it posts, its CSRF token. */
+  logout?: { action: string; csrfToken: string };
 }
 
 export function tokenPage(d: TokenPageData): string {
