@@ -28,12 +28,19 @@ import {
 // real login, checked with axe-core, shown at desktop and phone width in the light and dark themes (and
 // `auto` following prefers-color-scheme), completed with the keyboard alone, fed hostile names, and
 // customised through frontend.dir. Every page must run without a CSP violation, a console error or a dialog.
+// With browser sessions on (a second set of servers: a session changes the logins the first set walks
+// through) the same for the password page's "Keep me signed in", `/` signed in and out, and both logout
+// pages, plus the journeys through them: logging out with the keyboard, the session cookie's lifetime.
 // Screenshots: test-results/pages/<theme>-<desktop|phone>-<page>.png.
 
 /** The web client's redirect URI, on a small HTTP server of this suite (the application). */
 let WEB_REDIRECT = '';
+/** Where the application takes its users back after a logout (registered with sessions on). */
+let WEB_LOGGED_OUT = '';
 const OOB = 'urn:ietf:wg:oauth:2.0:oob';
 const HOSTILE = '<img src=x onerror=alert(1)>';
+/** The same, as an email address (staticPasswords wants one: no spaces, one @). */
+const HOSTILE_EMAIL = '<img/src=x/onerror=alert(1)>@example.com';
 const ALICE = { email: 'alice@example.com', password: 'password' };
 // bcrypt of "password" (examples/config-dev.yaml's).
 const HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW';
@@ -41,21 +48,37 @@ const HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW';
 const BACKGROUND = { light: 'rgb(244, 246, 248)', dark: 'rgb(13, 17, 23)' };
 const CORP_BACKGROUND = 'rgb(253, 246, 227)';
 const LOGIN_HELP = 'Forgotten your password? Call the help desk on 555-0100.';
+/** sessions.absoluteLifetime of the servers with sessions (not the default 24h, so a cookie shows it). */
+const ABSOLUTE_LIFETIME = { text: '8h', seconds: 8 * 3600 };
+const SESSION_COOKIE = 'latchkey_session';
+
+interface PagesOptions {
+  client?: string;
+  connector?: string;
+  /** The password user's username and email, and a group of theirs besides devs (default: alice). */
+  user?: { username: string; email: string; group: string };
+  /** Browser sessions on (`sessions:`), and web-app's post-logout redirect URI registered. */
+  sessions?: boolean;
+}
 
 /** A Latchkey config (appended to startInProcess's) with two login methods and three kinds of client. */
-function pagesConfig(frontend: string, names: { client?: string; connector?: string } = {}): string {
-  const yaml = (s: string) => JSON.stringify(s);
+function pagesConfig(frontend: string, opts: PagesOptions = {}): string {
+  const yaml = (v: unknown) => JSON.stringify(v);
+  const user = opts.user ?? { username: 'alice', email: ALICE.email };
+  const groups = ['devs', ...(opts.user ? [opts.user.group] : [])];
   return `
 frontend:
 ${frontend}
 oauth2:
   skipApprovalScreen: false
+${opts.sessions ? `sessions:\n  absoluteLifetime: ${ABSOLUTE_LIFETIME.text}` : ''}
 staticClients:
   - id: web-app
     secret: d2ViLWFwcC1zZWNyZXQ
-    name: ${yaml(names.client ?? 'Web App')}
+    name: ${yaml(opts.client ?? 'Web App')}
     logoURL: theme/logo.svg
     redirectURIs: [${WEB_REDIRECT}]
+${opts.sessions ? `    postLogoutRedirectURIs: [${WEB_LOGGED_OUT}]` : ''}
   - id: cli
     name: Command Line
     public: true
@@ -63,14 +86,14 @@ staticClients:
 connectors:
   - type: mockCallback
     id: mock
-    name: ${yaml(names.connector ?? 'Example')}
+    name: ${yaml(opts.connector ?? 'Example')}
 enablePasswordDB: true
 staticPasswords:
-  - email: ${ALICE.email}
+  - email: ${yaml(user.email)}
     hash: ${yaml(HASH)}
-    username: alice
+    username: ${yaml(user.username)}
     userID: a11ce000-0000-4000-8000-000000000001
-    groups: [devs]
+    groups: ${yaml(groups)}
 `;
 }
 
@@ -121,6 +144,8 @@ describe('the login pages in headless Chromium', () => {
   let auto: InProcessServer;
   let hostile: InProcessServer;
   let custom: InProcessServer;
+  /** Servers like light, dark, auto and hostile, with browser sessions on. */
+  const sessions = {} as Record<'light' | 'dark' | 'auto' | 'hostile', InProcessServer>;
   let customDir: string;
   let shots: string;
   /** The web client's own server (its redirect URI). */
@@ -144,13 +169,24 @@ describe('the login pages in headless Chromium', () => {
     });
     await new Promise<void>((resolve) => application.listen(0, '127.0.0.1', resolve));
     WEB_REDIRECT = `http://127.0.0.1:${(application.address() as AddressInfo).port}/callback`;
+    WEB_LOGGED_OUT = WEB_REDIRECT.replace('/callback', '/logged-out');
     chromium = await launchChromium();
     const theme = (name: string) => `  theme: ${name}\n  issuer: Acme SSO`;
     light = await startInProcess(pagesConfig(theme('light')));
     dark = await startInProcess(pagesConfig(theme('dark')));
     auto = await startInProcess(pagesConfig(theme('auto')));
-    hostile = await startInProcess(
-      pagesConfig(`  issuer: ${JSON.stringify(HOSTILE)}`, { client: HOSTILE, connector: HOSTILE }),
+    const hostileFrontend = `  issuer: ${JSON.stringify(HOSTILE)}`;
+    hostile = await startInProcess(pagesConfig(hostileFrontend, { client: HOSTILE, connector: HOSTILE }));
+    sessions.light = await startInProcess(pagesConfig(theme('light'), { sessions: true }));
+    sessions.dark = await startInProcess(pagesConfig(theme('dark'), { sessions: true }));
+    sessions.auto = await startInProcess(pagesConfig(theme('auto'), { sessions: true }));
+    sessions.hostile = await startInProcess(
+      pagesConfig(hostileFrontend, {
+        client: HOSTILE,
+        connector: HOSTILE,
+        user: { username: HOSTILE, email: HOSTILE_EMAIL, group: HOSTILE },
+        sessions: true,
+      }),
     );
     // The seed's customisation (§4), as the README's porting guide does it: Dex's password.html ported to
     // Latchkey (its inline script moved to static/password.js), a theme of its own, values in
@@ -178,7 +214,7 @@ describe('the login pages in headless Chromium', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const s of [light, dark, auto, hostile, custom]) await s?.close();
+    for (const s of [light, dark, auto, hostile, custom, ...Object.values(sessions)]) await s?.close();
     await chromium?.stop();
     if (customDir) await rm(customDir, { recursive: true, force: true });
     if (application) await new Promise((resolve) => application.close(resolve));
@@ -285,6 +321,85 @@ describe('the login pages in headless Chromium', () => {
     await visit('error');
   }
 
+  /**
+   * The checks every page gets: the theme's background, no serious axe violation, fitting a phone's width;
+   * captured at desktop and phone width as test-results/pages/<theme>-<desktop|phone>-<name>.png.
+   */
+  async function inspect(page: Page, name: string, theme: string, background: string): Promise<void> {
+    expect({ page: name, background: await bodyBackground(page) }).toEqual({ page: name, background });
+    expect({ page: name, violations: await seriousAxeViolations(page) }).toEqual({
+      page: name,
+      violations: [],
+    });
+    await page.screenshot({ path: join(shots, `${theme}-desktop-${name}.png`), fullPage: true });
+    await page.setViewportSize(PHONE);
+    expect({ page: name, fits: await fitsWidth(page) }).toEqual({ page: name, fits: true });
+    await page.screenshot({ path: join(shots, `${theme}-phone-${name}.png`), fullPage: true });
+    await page.setViewportSize(DESKTOP);
+  }
+
+  /** A password login to web-app through the chooser and the approval page, back at the application. */
+  async function signIn(server: InProcessServer, page: Page, user = ALICE): Promise<void> {
+    await page.goto(authURL(server, 'web-app', WEB_REDIRECT));
+    await passwordLogin(page, user);
+    await page.getByRole('button', { name: 'Grant access' }).click();
+    await page.waitForURL(`${WEB_REDIRECT}?**`);
+  }
+
+  /** The browser's session cookie for `server`, if it has one. */
+  async function sessionCookie(context: BrowserContext, server: InProcessServer) {
+    return (await context.cookies(server.issuer)).find((c) => c.name === SESSION_COOKIE);
+  }
+
+  /**
+   * Reaches every page a server with sessions adds, through a real login, calling `visit` on each: `/`
+   * signed out, the password form with "Keep me signed in", `/` signed in, the logout confirmation (a
+   * GET /logout with a client_id and no hint) and the logged-out page.
+   */
+  async function everySessionPage(
+    server: InProcessServer,
+    page: Page,
+    visit: (name: string) => Promise<void>,
+  ): Promise<void> {
+    await page.goto(`${server.issuer}/`);
+    expect(await heading(page)).toBe('Acme SSO');
+    expect(await text(page, 'main')).toContain('You are not signed in.');
+    expect(await page.title()).toBe('Account · Acme SSO');
+    await visit('home-signed-out');
+
+    await page.goto(authURL(server, 'web-app', WEB_REDIRECT));
+    await page.getByRole('link', { name: 'Log in with Email' }).click();
+    expect(await heading(page)).toBe('Log in to your account');
+    const remember = page.getByLabel('Keep me signed in');
+    // sessions.rememberMeCheckedByDefault is true unless configured otherwise.
+    expect(await remember.isChecked()).toBe(true);
+    await visit('password-remember-me');
+
+    await page.getByLabel('Email Address').fill(ALICE.email);
+    await page.getByLabel('Password').fill(ALICE.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Grant access' }).click();
+    await page.waitForURL(`${WEB_REDIRECT}?**`);
+
+    await page.goto(`${server.issuer}/`);
+    expect(await heading(page)).toBe('Signed in');
+    expect(await text(page, '#signed-in-user')).toBe('alice');
+    expect(await text(page, '#signed-in-email')).toBe(ALICE.email);
+    expect(await text(page, 'main')).toContain('through Email.');
+    expect(await text(page, 'main')).toContain('Groups: devs');
+    await visit('home');
+
+    await page.goto(`${server.issuer}/logout?${new URLSearchParams({ client_id: 'web-app' })}`);
+    expect(await heading(page)).toBe('Log out?');
+    expect(await text(page, '.dex-client')).toBe('Web App');
+    expect(await text(page, 'main')).toContain(`You are logged in as ${ALICE.email}.`);
+    await visit('logout-confirm');
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'You are logged out' }).waitFor();
+    await visit('logged-out');
+  }
+
   it('the watch on every page catches a CSP violation (a page with an inline script, here no dialog)', async () => {
     const { context, page, problems } = await openBrowser();
     try {
@@ -307,19 +422,7 @@ describe('the login pages in headless Chromium', () => {
       try {
         await everyPage(theme === 'light' ? light : dark, page, async (name) => {
           visited.push(name);
-          expect({ page: name, background: await bodyBackground(page) }).toEqual({
-            page: name,
-            background: BACKGROUND[theme],
-          });
-          expect({ page: name, violations: await seriousAxeViolations(page) }).toEqual({
-            page: name,
-            violations: [],
-          });
-          await page.screenshot({ path: join(shots, `${theme}-desktop-${name}.png`), fullPage: true });
-          await page.setViewportSize(PHONE);
-          expect({ page: name, fits: await fitsWidth(page) }).toEqual({ page: name, fits: true });
-          await page.screenshot({ path: join(shots, `${theme}-phone-${name}.png`), fullPage: true });
-          await page.setViewportSize(DESKTOP);
+          await inspect(page, name, theme, BACKGROUND[theme]);
         });
         expect(visited).toEqual([
           'login',
@@ -494,6 +597,224 @@ describe('the login pages in headless Chromium', () => {
       await page.getByRole('button', { name: 'Login' }).click();
       expect(await heading(page)).toBe('Grant access');
       expect(await page.getByRole('link', { name: 'Terms of service' }).count()).toBe(1);
+      expectNoProblems(problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it.each(['light', 'dark', 'auto'] as const)(
+    'the %s theme with sessions: the password page with "Keep me signed in", / signed out and in, the logout confirmation and the logged-out page pass axe, fit a phone, show the theme, and are captured',
+    async (theme) => {
+      // auto is shown to a browser that prefers dark: the light palette is what it has without a preference.
+      const scheme = theme === 'auto' ? 'dark' : theme;
+      const { context, page, problems } = await openBrowser({ colorScheme: scheme });
+      const visited: string[] = [];
+      try {
+        await everySessionPage(sessions[theme], page, async (name) => {
+          visited.push(name);
+          await inspect(page, name, theme, BACKGROUND[scheme]);
+        });
+        expect(visited).toEqual([
+          'home-signed-out',
+          'password-remember-me',
+          'home',
+          'logout-confirm',
+          'logged-out',
+        ]);
+        expect(await sessionCookie(context, sessions[theme])).toBeUndefined();
+        expectNoProblems(problems);
+      } finally {
+        await context.close();
+      }
+    },
+    120_000,
+  );
+
+  it('signs in with the keyboard alone ("Keep me signed in" on the way), shows the user at /, logs out with the keyboard, and / then shows nobody', async () => {
+    const server = sessions.light;
+    const { context, page, problems } = await openBrowser();
+    try {
+      await page.goto(authURL(server, 'web-app', WEB_REDIRECT));
+      await tabTo(page, 'Log in with Email');
+      await page.keyboard.press('Enter');
+      await page.getByLabel('Email Address').waitFor();
+      expect((await focused(page)).id).toBe('login');
+      await page.keyboard.type(ALICE.email);
+      await page.keyboard.press('Tab');
+      expect((await focused(page)).id).toBe('password');
+      await page.keyboard.type(ALICE.password);
+      // The box comes after the password, its focus shown; Space toggles it.
+      await page.keyboard.press('Tab');
+      const box = await focused(page);
+      expect(box.id).toBe('remember_me');
+      expect(box.outline).not.toBe('none');
+      const remember = page.getByLabel('Keep me signed in');
+      expect(await remember.isChecked()).toBe(true);
+      await page.keyboard.press('Space');
+      expect(await remember.isChecked()).toBe(false);
+      await page.keyboard.press('Space');
+      expect(await remember.isChecked()).toBe(true);
+      await page.keyboard.press('Tab');
+      expect((await focused(page)).id).toBe('submit-login');
+      await page.keyboard.press('Enter');
+
+      await page.getByRole('button', { name: 'Grant access' }).waitFor();
+      await tabTo(page, 'Grant access');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${WEB_REDIRECT}?**`);
+
+      await page.goto(`${server.issuer}/`);
+      expect(await text(page, '#signed-in-user')).toBe('alice');
+      const logout = await tabTo(page, 'Log out');
+      expect(logout.outline).not.toBe('none');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'You are logged out' }).waitFor();
+      expect(await sessionCookie(context, server)).toBeUndefined();
+
+      await page.goto(`${server.issuer}/`);
+      expect(await text(page, 'main')).toContain('You are not signed in.');
+      expect(await page.getByRole('button', { name: 'Log out' }).count()).toBe(0);
+      expectNoProblems(problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it.each([
+    ['unchecked', 'ends with the browser (no Expires)', false],
+    ['checked', 'expires sessions.absoluteLifetime from now', true],
+  ] as const)(
+    '"Keep me signed in" %s: the session cookie is HttpOnly, SameSite=Lax, on the issuer\'s path, and %s',
+    async (_state, _lifetime, remember) => {
+      const server = sessions.light;
+      const { context, page, problems } = await openBrowser();
+      try {
+        await page.goto(authURL(server, 'web-app', WEB_REDIRECT));
+        await page.getByRole('link', { name: 'Log in with Email' }).click();
+        await page.getByLabel('Email Address').fill(ALICE.email);
+        await page.getByLabel('Password').fill(ALICE.password);
+        await page.getByLabel('Keep me signed in').setChecked(remember);
+        const before = Date.now();
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.getByRole('button', { name: 'Grant access' }).click();
+        await page.waitForURL(`${WEB_REDIRECT}?**`);
+        const after = Date.now();
+
+        const cookie = await sessionCookie(context, server);
+        expect(cookie).toMatchObject({
+          httpOnly: true,
+          sameSite: 'Lax',
+          secure: false, // plain HTTP here; Secure over HTTPS
+          domain: '127.0.0.1',
+          path: new URL(server.issuer).pathname,
+        });
+        if (remember) {
+          expect(cookie!.expires).toBeGreaterThanOrEqual(before / 1000 + ABSOLUTE_LIFETIME.seconds - 1);
+          expect(cookie!.expires).toBeLessThanOrEqual(after / 1000 + ABSOLUTE_LIFETIME.seconds + 1);
+        } else {
+          expect(cookie!.expires).toBe(-1);
+        }
+        // It is the session: / shows the user.
+        await page.goto(`${server.issuer}/`);
+        expect(await text(page, '#signed-in-user')).toBe('alice');
+        expectNoProblems(problems);
+      } finally {
+        await context.close();
+      }
+    },
+  );
+
+  it('GET /logout without a hint asks first; confirming with the keyboard logs out, back to a registered post_logout_redirect_uri with its state when one was given', async () => {
+    const server = sessions.light;
+    const { context, page, problems } = await openBrowser();
+    try {
+      await signIn(server, page);
+      await page.goto(`${server.issuer}/logout`);
+      expect(await heading(page)).toBe('Log out?');
+      expect(await text(page, 'main')).toContain(`You are logged in as ${ALICE.email}.`);
+      expect(await page.locator('.dex-client').count()).toBe(0);
+      // Asking ended nothing.
+      expect(await sessionCookie(context, server)).toBeDefined();
+      // The skip link, then the button.
+      await page.keyboard.press('Tab');
+      expect((await focused(page)).text).toBe('Skip to main content');
+      await page.keyboard.press('Tab');
+      const confirm = await focused(page);
+      expect(confirm).toMatchObject({ text: 'Log out', id: 'confirm-logout' });
+      expect(confirm.outline).not.toBe('none');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'You are logged out' }).waitFor();
+      expect(await sessionCookie(context, server)).toBeUndefined();
+      await page.goto(`${server.issuer}/`);
+      expect(await text(page, 'main')).toContain('You are not signed in.');
+
+      // An application's logout link: the confirmation names it, and the form carries its redirect and state.
+      await signIn(server, page);
+      await page.goto(
+        `${server.issuer}/logout?${new URLSearchParams({
+          client_id: 'web-app',
+          post_logout_redirect_uri: WEB_LOGGED_OUT,
+          state: 'back-state',
+        })}`,
+      );
+      expect(await text(page, '.dex-client')).toBe('Web App');
+      await tabTo(page, 'Log out');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${WEB_LOGGED_OUT}?**`);
+      expect(new URL(page.url()).searchParams.get('state')).toBe('back-state');
+      expect(await heading(page)).toBe('Back at the application');
+      expect(await sessionCookie(context, server)).toBeUndefined();
+      expectNoProblems(problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it(`renders user, email, group, client, connector and issuer names of ${HOSTILE} on / and the logout pages as text: no element, no dialog`, async () => {
+    const server = sessions.hostile;
+    const { context, page, problems } = await openBrowser();
+    const noInjectedImage = async () => expect(await page.locator('img[src="x"]').count()).toBe(0);
+    /** Long names wrap: the page still fits a phone. Captured as hostile-phone-<name>.png. */
+    const fitsPhone = async (name: string) => {
+      await page.setViewportSize(PHONE);
+      expect({ page: name, fits: await fitsWidth(page) }).toEqual({ page: name, fits: true });
+      await page.screenshot({ path: join(shots, `hostile-phone-${name}.png`), fullPage: true });
+      await page.setViewportSize(DESKTOP);
+    };
+    try {
+      await page.goto(`${server.issuer}/`);
+      expect(await heading(page)).toBe(HOSTILE);
+      expect(await page.title()).toBe(`Account · ${HOSTILE}`);
+      await noInjectedImage();
+
+      await signIn(server, page, { email: HOSTILE_EMAIL, password: ALICE.password });
+      await page.goto(`${server.issuer}/`);
+      expect(await text(page, '#signed-in-user')).toBe(HOSTILE);
+      expect(await text(page, '#signed-in-email')).toBe(HOSTILE_EMAIL);
+      expect(await text(page, 'main')).toContain(`Groups: devs, ${HOSTILE}`);
+      await noInjectedImage();
+      await fitsPhone('home');
+
+      await page.goto(`${server.issuer}/logout?${new URLSearchParams({ client_id: 'web-app' })}`);
+      expect(await text(page, '.dex-client')).toBe(HOSTILE);
+      expect(await text(page, 'main')).toContain(`You are logged in as ${HOSTILE_EMAIL}.`);
+      await noInjectedImage();
+      await fitsPhone('logout-confirm');
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByRole('heading', { name: 'You are logged out' }).waitFor();
+      expect(await page.title()).toBe(`Log out · ${HOSTILE}`);
+      await noInjectedImage();
+
+      // Through the connector named HOSTILE (the mock one, which signs in Kilgore Trout at once).
+      await page.goto(authURL(server, 'web-app', WEB_REDIRECT));
+      await page.getByRole('link', { name: `Log in with ${HOSTILE}` }).click();
+      await page.getByRole('button', { name: 'Grant access' }).click();
+      await page.waitForURL(`${WEB_REDIRECT}?**`);
+      await page.goto(`${server.issuer}/`);
+      expect(await text(page, '#signed-in-user')).toBe('Kilgore Trout');
+      expect(await text(page, 'main')).toContain(`through ${HOSTILE}.`);
+      await noInjectedImage();
       expectNoProblems(problems);
     } finally {
       await context.close();
