@@ -16,7 +16,7 @@ import { formatReport } from '../importer/report.js';
 import { openStorage } from '../storage/open.js';
 import { withStaticOverlay } from '../storage/static.js';
 import type { Storage } from '../storage/storage.js';
-import { staticEntities } from '../server/server.js';
+import { staticEntities } from '../server/static-entities.js';
 import { systemClock } from '../util/clock.js';
 import { parseFlags } from './args.js';
 

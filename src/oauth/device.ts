@@ -58,29 +58,60 @@ export function deviceLoginPKCE(tag: string): PKCE {
 }
 
 /**
- * The device authorization grant (RFC 8628), better than Dex: requests only from registered (and, when
- * confidential, authenticated) clients; the device code is bound to its client and redeemable once; a poll
- * that finds the login still pending writes nothing; device codes are stored as digests, and the grant is
- * kept as claims, not as minted tokens.
- */
-/**
  * Device codes whose poll pace this replica remembers. When full the oldest are forgotten: a forgotten
  * device only escapes one `slow_down`, its next poll is paced again.
  */
 const MAX_TRACKED_POLLS = 100_000;
 
-export class DeviceFlow {
-  /** Last poll per device code (this replica's view), for slow_down without a storage write per poll. */
+/**
+ * The last poll per device code (this replica's view), for slow_down without a storage write per poll. Plain
+ * data in and out, so a replica with several workers keeps one in its primary (oauth/limits.ts).
+ */
+export class DevicePollPace {
   private readonly polls = new BoundedTable<{ at: number; interval: number; expiresAt: number }>(
     MAX_TRACKED_POLLS,
     (poll, now) => poll.expiresAt <= now,
   );
 
+  /**
+   * Records a poll at `now`; the interval (seconds) the device must now keep when it polled too early
+   * (RFC 8628 §3.5: 5 seconds more, for this and every later poll), undefined when its pace was fine.
+   */
+  poll(codeDigest: string, pollInterval: number, expiresAt: number, now: number): number | undefined {
+    const last = this.polls.get(codeDigest, now);
+    const interval = last?.interval ?? pollInterval;
+    if (last && now - last.at < interval * 1000) {
+      this.polls.set(codeDigest, { at: now, interval: interval + 5, expiresAt }, now);
+      return interval + 5;
+    }
+    this.polls.set(codeDigest, { at: now, interval, expiresAt }, now);
+    return undefined;
+  }
+
+  forget(codeDigest: string): void {
+    this.polls.delete(codeDigest);
+  }
+}
+
+/** What DeviceFlow asks of a pace, wherever it lives. */
+export interface PollPace {
+  poll(...args: Parameters<DevicePollPace['poll']>): Promise<number | undefined> | number | undefined;
+  forget(codeDigest: string): Promise<void> | void;
+}
+
+/**
+ * The device authorization grant (RFC 8628), better than Dex: requests only from registered (and, when
+ * confidential, authenticated) clients; the device code is bound to its client and redeemable once; a poll
+ * that finds the login still pending writes nothing; device codes are stored as digests, and the grant is
+ * kept as claims, not as minted tokens.
+ */
+export class DeviceFlow {
   constructor(
     private readonly storage: Storage,
     private readonly lifetimeMs: number,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    private readonly pace: PollPace = new DevicePollPace(),
   ) {}
 
   /** Two writes: the request (looked up by user code) and the token (looked up by device code). */
@@ -167,7 +198,8 @@ export class DeviceFlow {
       throw new OAuthError('invalid_grant', 'The device code was issued to another client.');
     const grant = token.status === 'complete' ? parseAuthorization(token.token) : undefined;
     if (token.status === 'pending') {
-      this.checkPace(codeDigest, token, now);
+      const slower = await this.pace.poll(codeDigest, token.pollInterval, token.expiry.getTime(), now);
+      if (slower !== undefined) throw new OAuthError('slow_down', `Poll at most every ${slower} seconds.`);
       throw new OAuthError('authorization_pending', 'The user has not finished logging in yet.');
     }
     // Checked before consuming, so a wrong verifier cannot burn the legitimate device's login.
@@ -179,20 +211,9 @@ export class DeviceFlow {
         throw new OAuthError('invalid_grant', 'Invalid or already used device_code.');
       throw e;
     }
-    this.polls.delete(codeDigest);
+    await this.pace.forget(codeDigest);
     if (token.status === 'denied') throw new OAuthError('access_denied', 'The user denied the request.', 400);
     return grant!;
-  }
-
-  private checkPace(codeDigest: string, token: DeviceToken, now: number): void {
-    const last = this.polls.get(codeDigest, now);
-    const interval = last?.interval ?? token.pollInterval;
-    if (last && now - last.at < interval * 1000) {
-      // RFC 8628 §3.5: slow down by 5 seconds, for this and every later poll.
-      this.polls.set(codeDigest, { at: now, interval: interval + 5, expiresAt: token.expiry.getTime() }, now);
-      throw new OAuthError('slow_down', `Poll at most every ${interval + 5} seconds.`);
-    }
-    this.polls.set(codeDigest, { at: now, interval, expiresAt: token.expiry.getTime() }, now);
   }
 
   private async setStatus(

@@ -66,10 +66,21 @@ interface AccountFailures {
   lastAt: number;
 }
 
+/**
+ * A reserved attempt, as plain data: what finish() needs to settle it. Plain so that the throttle can live
+ * in another process (a replica's primary, when it runs several workers) and the ticket travel there.
+ */
+export interface AttemptTicket {
+  account: string;
+  /** The per-address key, when the address was counted. */
+  address?: string;
+  /** When the attempt was reserved (epoch ms). */
+  at: number;
+}
+
 /** What a login attempt hears before the password is checked. */
 export type AttemptStart =
-  | { throttled: true; retryAfterSeconds: number }
-  | { throttled: false; finish(outcome: 'success' | 'failure' | 'error'): void };
+  { throttled: true; retryAfterSeconds: number } | { throttled: false; ticket: AttemptTicket };
 
 export class PasswordThrottle {
   private readonly accounts: BoundedTable<AccountFailures>;
@@ -91,9 +102,7 @@ export class PasswordThrottle {
    * Checks and reserves one attempt in the same step, before the password is checked: guesses sent in
    * parallel each take a slot, so they cannot all pass while the first bcrypt compare or LDAP bind runs.
    * `ip` is the client's address only when it is really the client's (see server/client-ip.ts); undefined
-   * leaves the per-address limit out. Call finish() with the outcome: a failure keeps the slot; a success
-   * clears the account's failures and gives back its own slot (never other attempts' failures); an error
-   * (the directory is down) gives the slot back without clearing anything.
+   * leaves the per-address limit out. Settle the ticket with finish().
    */
   begin(connectorID: string, username: string, ip: string | undefined): AttemptStart {
     const now = this.clock.now().getTime();
@@ -105,20 +114,24 @@ export class PasswordThrottle {
     const before = this.accounts.get(account, now);
     this.accounts.set(account, { failures: (before?.failures ?? 0) + 1, lastAt: now }, now);
     if (address) this.perIP.add(address, now);
-    return {
-      throttled: false,
-      finish: (outcome) => {
-        if (outcome === 'failure') return;
-        const later = this.clock.now().getTime();
-        if (address) this.perIP.subtract(address, later, now);
-        if (outcome === 'success') {
-          this.accounts.delete(account);
-          return;
-        }
-        const current = this.accounts.get(account, later);
-        if (current && current.failures > 0) current.failures--;
-      },
-    };
+    return { throttled: false, ticket: { account, ...(address ? { address } : {}), at: now } };
+  }
+
+  /**
+   * The outcome of a reserved attempt: a failure keeps the slot; a success clears the account's failures
+   * and gives back its own slot (never other attempts' failures); an error (the directory is down) gives the
+   * slot back without clearing anything.
+   */
+  finish(ticket: AttemptTicket, outcome: 'success' | 'failure' | 'error'): void {
+    if (outcome === 'failure') return;
+    const later = this.clock.now().getTime();
+    if (ticket.address) this.perIP.subtract(ticket.address, later, ticket.at);
+    if (outcome === 'success') {
+      this.accounts.delete(ticket.account);
+      return;
+    }
+    const current = this.accounts.get(ticket.account, later);
+    if (current && current.failures > 0) current.failures--;
   }
 
   /** Counters held in memory (accounts plus addresses): for tests and metrics. */

@@ -15,7 +15,7 @@ import type { OwnTokenVerifier } from '../tokens/verify.js';
 import type { AuthCodes } from '../oauth/codes.js';
 import type { LoginCompletion } from '../oauth/login.js';
 import type { RefreshTokens } from '../oauth/refresh.js';
-import type { PasswordThrottle } from '../oauth/throttle.js';
+import type { Limits } from '../oauth/limits.js';
 import type { DeviceFlow } from '../oauth/device.js';
 import type { TokenIssuer } from '../oauth/issuance.js';
 import type { GrantRevocations } from '../oauth/revocations.js';
@@ -46,7 +46,8 @@ export interface ServerContext {
   refreshTokens: RefreshTokens;
   /** Logins ended before their access tokens expire (checked by /userinfo and introspection). */
   revocations: GrantRevocations;
-  throttle: PasswordThrottle;
+  /** Every in-memory limit of the replica (this process's, or its primary's: oauth/limits.ts). */
+  limits: Limits;
   device: DeviceFlow;
   /** Where a request came from, and whether that address is the client's own (see client-ip.ts). */
   clientAddress: (req: Request) => ClientAddress;

@@ -13,7 +13,7 @@ import { verifyCodeVerifier } from '../oauth/pkce.js';
 import { authorizationOf } from '../tokens/authorization.js';
 import { CodeNotFoundError } from '../oauth/codes.js';
 import { browserTag, verifyBrowserTag } from '../oauth/browser-binding.js';
-import { RequestLimiter, throttleKeyForIP } from '../oauth/throttle.js';
+import { throttleKeyForIP } from '../oauth/throttle.js';
 import { browserValue, ensureBrowserValue, findClient, issuerRoute, type ServerContext } from './context.js';
 import { formBody, singleParams } from './form.js';
 import { authenticateClient } from './token/client-auth.js';
@@ -22,11 +22,6 @@ import { renderErrorPage, renderPage } from './pages.js';
 import { beginLogin } from './authorize.js';
 import { issuerURL } from '../config/issuer.js';
 import type { PKCE } from '../storage/storage.js';
-
-/** Device authorization requests one client may make from one IP per window (RFC 8628 §5.1 asks for a limit). */
-export const DEVICE_REQUESTS_PER_CLIENT_IP = 20;
-/** The same, per client alone, when the address is shared by many clients (a NAT, an ingress). */
-export const DEVICE_REQUESTS_PER_CLIENT = 1_000;
 
 /** Holds the tag binding a device login to the browser that entered its user code (oauth/device.ts). */
 const DEVICE_LOGIN_COOKIE = 'latchkey_device_login';
@@ -41,14 +36,7 @@ export function deviceCallbackURL(ctx: ServerContext): string {
  */
 export function deviceRoutes(ctx: ServerContext): Router {
   const router = Router();
-  const windowMs = ctx.config.throttling.window;
-  const deviceRequests = new RequestLimiter(DEVICE_REQUESTS_PER_CLIENT_IP, windowMs, ctx.clock);
-  const deviceRequestsPerClient = new RequestLimiter(DEVICE_REQUESTS_PER_CLIENT, windowMs, ctx.clock);
-  const userCodeFailures = new RequestLimiter(
-    ctx.config.throttling.passwordFailuresPerIP,
-    windowMs,
-    ctx.clock,
-  );
+  const { deviceRequests, deviceRequestsPerClient, userCodeFailures } = ctx.limits;
   const policy = {
     enforce: ctx.config.oauth2.pkce.enforce,
     methods: ctx.config.oauth2.pkce.codeChallengeMethodsSupported,
@@ -63,7 +51,7 @@ export function deviceRoutes(ctx: ServerContext): Router {
       // NAT address must not let one device starve the others of codes, and the client is authenticated).
       const address = ctx.clientAddress(req);
       const key = address.distinct ? `${client.id}\u0000${throttleKeyForIP(address.ip)}` : client.id;
-      if (!(address.distinct ? deviceRequests : deviceRequestsPerClient).take(key)) {
+      if (!(await (address.distinct ? deviceRequests : deviceRequestsPerClient).take(key))) {
         throw new OAuthError('slow_down', 'Too many device authorization requests. Try again later.', 429);
       }
       const scopes = splitScopes(params.scope ?? 'openid');
@@ -114,11 +102,11 @@ export function deviceRoutes(ctx: ServerContext): Router {
     // afresh still faces 20^8 possible codes, each alive for minutes.
     const address = ctx.clientAddress(req);
     const ipKey = address.distinct ? throttleKeyForIP(address.ip) : `browser:${browserValue(req) ?? ''}`;
-    if (userCodeFailures.exhausted(ipKey)) return renderEntry(req, res, 429, '', true);
+    if (await userCodeFailures.exhausted(ipKey)) return renderEntry(req, res, 429, '', true);
     const userCode = normalizeUserCode(body.user_code);
     const request = userCode ? await ctx.device.request(userCode) : undefined;
     if (!request) {
-      userCodeFailures.add(ipKey);
+      await userCodeFailures.add(ipKey);
       return renderEntry(
         req,
         res,

@@ -41,7 +41,11 @@ export async function checkPassword(
       ip: address.ip,
       ...(user ? { user } : {}),
     });
-  const attempt = ctx.throttle.begin(a.connectorID, a.username, address.distinct ? address.ip : undefined);
+  const attempt = await ctx.limits.passwords.begin(
+    a.connectorID,
+    a.username,
+    address.distinct ? address.ip : undefined,
+  );
   if (attempt.throttled) {
     audit('throttled');
     return { result: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
@@ -51,11 +55,11 @@ export async function checkPassword(
     identity = await a.connector.login(a.scopes, a.username, a.password);
   } catch (error) {
     // The directory failed, not the user: no strike, and nothing cleared either.
-    attempt.finish('error');
+    await ctx.limits.passwords.finish(attempt.ticket, 'error');
     audit('error');
     return { result: 'error', error };
   }
-  attempt.finish(identity ? 'success' : 'failure');
+  await ctx.limits.passwords.finish(attempt.ticket, identity ? 'success' : 'failure');
   if (!identity) {
     audit('failure');
     return { result: 'failure' };

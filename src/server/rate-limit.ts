@@ -1,7 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { OAuthError } from '../oauth/errors.js';
 import { throttleKeyForIP } from '../oauth/throttle.js';
-import { TokenBuckets } from '../util/token-buckets.js';
 import type { ServerContext } from './context.js';
 import { renderErrorPage } from './pages.js';
 import { sendOAuthError } from './token/index.js';
@@ -25,17 +24,10 @@ const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** The bucket in front of /token and /device; mount it on those paths only, before their routes. */
 export function requestRateLimit(ctx: ServerContext): RequestHandler {
-  const buckets = new TokenBuckets(
-    {
-      burst: ctx.config.throttling.requestBurstPerIP,
-      perSecond: ctx.config.throttling.requestsPerSecondPerIP,
-    },
-    ctx.clock,
-  );
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const address = ctx.clientAddress(req);
     if (!address.distinct) return next();
-    const waitSeconds = buckets.take(throttleKeyForIP(address.ip));
+    const waitSeconds = await ctx.limits.requests.take(throttleKeyForIP(address.ip));
     if (waitSeconds === 0) return next();
     // RFC 6585 §4: 429 Too Many Requests, with Retry-After saying when to come back.
     res.setHeader('Retry-After', String(waitSeconds));

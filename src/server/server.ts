@@ -1,19 +1,13 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { Storage, Client, Password, Connector, KeySetName } from '../storage/storage.js';
-import { openStorage } from '../storage/open.js';
-import { effectiveConnectors } from '../config/load.js';
-import { withStaticOverlay } from '../storage/static.js';
+import type { Storage, KeySetName } from '../storage/storage.js';
 import { KeyManager } from '../keys/manager.js';
 import { JwtSigner } from '../keys/signer.js';
 import { Metrics } from '../observability/metrics.js';
-import { StorageHealthMonitor } from '../observability/storage-health.js';
 import { Audit } from '../observability/audit.js';
-import { instrumentStorage } from '../observability/instrumented-storage.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Sealer } from '../keys/sealer.js';
 import { ConnectorRegistry } from '../connectors/registry.js';
-import { statusJudges } from '../connectors/status-judges.js';
 import type { HttpClientFactory } from '../connectors/http.js';
 import { Frontend } from '../frontend/frontend.js';
 import { TokenMinter } from '../tokens/mint.js';
@@ -22,7 +16,6 @@ import { AuthCodes } from '../oauth/codes.js';
 import { LoginCompletion } from '../oauth/login.js';
 import { RefreshTokens } from '../oauth/refresh.js';
 import { GrantRevocations } from '../oauth/revocations.js';
-import { PasswordThrottle } from '../oauth/throttle.js';
 import { DeviceFlow } from '../oauth/device.js';
 import { TokenIssuer } from '../oauth/issuance.js';
 import { connectorAllowsGrant } from '../oauth/connector-policy.js';
@@ -37,6 +30,9 @@ import { createWebApp } from './app.js';
 import { Readiness } from './health-routes.js';
 import { telemetryApp } from './telemetry.js';
 import { listen, type RunningListener } from './listen.js';
+import { openReplica, type ReplicaCore } from './replica.js';
+import type { StorageHealth } from './health-routes.js';
+import { localLimits, type Limits } from '../oauth/limits.js';
 
 export interface ListenOverrides {
   webHttp?: string;
@@ -57,7 +53,22 @@ export interface RunningLatchkey {
   close(graceMs?: number): Promise<void>;
 }
 
-const GC_INTERVAL_MS = 5 * 60_000;
+/**
+ * What a web process needs of its replica: storage, limits, storage health and metrics, either its own
+ * (openReplica) or its primary's, over IPC.
+ */
+export interface WorkerReplica {
+  storage: Storage;
+  limits: Limits;
+  health: StorageHealth;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+/** A replica opened in this process, seen as a web process sees one. */
+function asWorkerReplica(core: ReplicaCore, metrics: Metrics): WorkerReplica {
+  return { ...core, limits: localLimits(core.limits), metrics };
+}
 /** How long shutdown waits for back-channel logout notices still on their way. */
 const BACKCHANNEL_DRAIN_MS = 5_000;
 
@@ -70,6 +81,11 @@ export async function startLatchkey(
     clock?: Clock;
     /** How connectors reach their upstreams; default: undici with a deadline per request. */
     connectorHttp?: HttpClientFactory;
+    /**
+     * The replica's storage, limits and storage health when this process is one of its workers (the
+     * primary holds them: src/cluster/); absent, this process opens them and serves telemetry itself.
+     */
+    replica?: WorkerReplica;
   },
 ): Promise<RunningLatchkey> {
   const { logger } = opts;
@@ -83,18 +99,10 @@ export async function startLatchkey(
     throw new Error('web.tlsCert and web.tlsKey are required to serve HTTPS');
   }
 
-  const metrics = new Metrics();
-  const storage = instrumentStorage(
-    withStaticOverlay(
-      await openStorage(config.storage, {
-        logger: logger.child({ component: 'storage' }),
-        requestCounter: (verb, resource) => metrics.kubernetesRequests.inc({ verb, resource }),
-        statusJudges,
-      }),
-      staticEntities(config),
-    ),
-    metrics,
-  );
+  const metrics = opts.replica?.metrics ?? new Metrics();
+  const core: WorkerReplica =
+    opts.replica ?? asWorkerReplica(await openReplica(config, { logger, metrics, clock }), metrics);
+  const { storage, limits } = core;
   const timers: NodeJS.Timeout[] = [];
   const aborts: AbortController[] = [];
   const listeners: RunningListener[] = [];
@@ -230,8 +238,8 @@ export async function startLatchkey(
       ),
       refreshTokens,
       revocations,
-      throttle: new PasswordThrottle(config.throttling, clock),
-      device: new DeviceFlow(storage, config.expiry.deviceRequests, clock, ids),
+      limits,
+      device: new DeviceFlow(storage, config.expiry.deviceRequests, clock, ids, limits.devicePolls),
       clientAddress: clientIPResolver(config.web.clientRemoteIP, (ip) =>
         logger.warn(
           { component: 'throttling', peer: ip },
@@ -275,12 +283,7 @@ export async function startLatchkey(
       }
     }
 
-    const health = new StorageHealthMonitor(storage, {
-      clock,
-      onResult: (ready) => metrics.storageReady.set(ready ? 1 : 0),
-    });
-    await health.start(stopping.signal);
-    const readiness = new Readiness(health);
+    const readiness = new Readiness(core.health);
     const app = createWebApp({ ctx, signer, health: readiness });
     if (webHttp) listeners.push(await listen(webHttp, app));
     if (webHttps) {
@@ -301,24 +304,12 @@ export async function startLatchkey(
     }
     const webUrls = listeners.map((l) => l.url);
     let telemetryUrl: string | undefined;
-    if (telemetryAddr) {
+    // A worker has none: the primary serves telemetry for the replica (its metrics aggregate the workers').
+    if (telemetryAddr && !opts.replica) {
       const t = await listen(telemetryAddr, telemetryApp(metrics, readiness));
       telemetryListeners.push(t);
       telemetryUrl = t.url;
     }
-
-    const gc = setInterval(() => {
-      storage
-        .garbageCollect(clock.now())
-        .then((r) => {
-          for (const [kind, n] of Object.entries(r)) if (n > 0) metrics.gcDeleted.inc({ kind }, n);
-          const total = Object.values(r).reduce((a, b) => a + b, 0);
-          if (total > 0) logger.info({ component: 'gc', ...r }, 'garbage collection removed expired objects');
-        })
-        .catch((err: unknown) => logger.error({ component: 'gc', err }, 'garbage collection failed'));
-    }, GC_INTERVAL_MS);
-    gc.unref();
-    timers.push(gc);
 
     return {
       webUrls,
@@ -330,11 +321,11 @@ export async function startLatchkey(
         // Logout notices already accepted get a short while to reach their relying parties.
         const abandoned = await backchannel?.close(Math.min(graceMs, BACKCHANNEL_DRAIN_MS));
         if (abandoned) logger.warn({ abandoned }, 'back-channel logout notices abandoned at shutdown');
-        await shutdown([listeners, telemetryListeners], keyManagers, timers, aborts, storage, graceMs);
+        await shutdown([listeners, telemetryListeners], keyManagers, timers, aborts, core, graceMs);
       },
     };
   } catch (err) {
-    await shutdown([listeners, telemetryListeners], keyManagers, timers, aborts, storage, 0);
+    await shutdown([listeners, telemetryListeners], keyManagers, timers, aborts, core, 0);
     throw err;
   }
 }
@@ -368,41 +359,12 @@ async function shutdown(
   keyManagers: KeyManager[],
   timers: NodeJS.Timeout[],
   aborts: AbortController[],
-  storage: Storage,
+  core: Pick<WorkerReplica, 'close'>,
   graceMs: number,
 ): Promise<void> {
   for (const group of listenerGroups) await Promise.all(group.map((l) => l.close(graceMs)));
   for (const t of timers) clearInterval(t);
   for (const a of aborts) a.abort();
   for (const k of keyManagers) k.stop();
-  await storage.close();
-}
-
-/** The config's static clients, passwords and connectors, as the read-only storage overlay holds them. */
-export function staticEntities(config: Config): {
-  clients: Client[];
-  passwords: Password[];
-  connectors: Connector[];
-} {
-  const connectors: Connector[] = effectiveConnectors(config).map((c) => ({
-    id: c.id,
-    type: c.type,
-    name: c.name,
-    config: c.config,
-    ...(c.grantTypes ? { grantTypes: [...c.grantTypes] } : {}),
-  }));
-  return {
-    clients: config.staticClients.map((c) => ({ ...c })),
-    passwords: config.staticPasswords.map((p) => ({
-      email: p.email.toLowerCase(),
-      hash: p.hash,
-      username: p.username,
-      ...(p.name !== undefined ? { name: p.name } : {}),
-      ...(p.preferredUsername !== undefined ? { preferredUsername: p.preferredUsername } : {}),
-      emailVerified: p.emailVerified,
-      userID: p.userID,
-      groups: [...p.groups],
-    })),
-    connectors,
-  };
+  await core.close();
 }

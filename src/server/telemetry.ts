@@ -11,7 +11,7 @@ import { LIVE_BODY } from './health-routes.js';
  * server hangs.
  */
 export function telemetryApp(
-  metrics: Metrics,
+  metrics: { registry: Pick<Metrics['registry'], 'contentType' | 'metrics'> },
   readiness: { status(): Promise<HealthStatus> },
 ): express.Express {
   const app = express();

@@ -18,7 +18,7 @@ type Address = string | null;
 /** Whether an attempt would be refused now (a probe: an allowed attempt is given back as an error). */
 function throttled(username: string, ip: Address = IP, connector = 'local'): boolean {
   const a = throttle.begin(connector, username, ip ?? undefined);
-  if (!a.throttled) a.finish('error');
+  if (!a.throttled) throttle.finish(a.ticket, 'error');
   return a.throttled;
 }
 
@@ -27,14 +27,14 @@ function fail(n: number, username: string, ip: Address = IP, connector = 'local'
   for (let i = 0; i < n; i++) {
     const a = throttle.begin(connector, username, ip ?? undefined);
     if (a.throttled) throw new Error(`attempt ${i + 1} for ${username} was throttled`);
-    a.finish('failure');
+    throttle.finish(a.ticket, 'failure');
   }
 }
 
 function succeed(username: string, ip: Address = IP): void {
   const a = throttle.begin('local', username, ip ?? undefined);
   if (a.throttled) throw new Error(`${username} was throttled`);
-  a.finish('success');
+  throttle.finish(a.ticket, 'success');
 }
 
 describe('per account: a progressive delay, never a lock for the whole window', () => {
@@ -76,7 +76,7 @@ describe('per account: a progressive delay, never a lock for the whole window', 
     fail(4, 'alice');
     const a = throttle.begin('local', 'alice', IP);
     expect(a.throttled).toBe(false);
-    if (!a.throttled) a.finish('error');
+    if (!a.throttled) throttle.finish(a.ticket, 'error');
     expect(throttled('alice')).toBe(false);
     fail(1, 'alice');
     expect(throttled('alice')).toBe(true);
@@ -107,7 +107,7 @@ describe('per account: a progressive delay, never a lock for the whole window', 
   it('lets only the free failures through when guesses arrive in parallel', () => {
     const started = Array.from({ length: 20 }, () => throttle.begin('local', 'alice@example.com', IP));
     expect(started.filter((a) => !a.throttled)).toHaveLength(5);
-    for (const a of started) if (!a.throttled) a.finish('failure');
+    for (const a of started) if (!a.throttled) throttle.finish(a.ticket, 'failure');
     expect(throttled('alice@example.com')).toBe(true);
   });
 });
@@ -170,7 +170,7 @@ describe('memory', () => {
     const failOn = (user: string, ip: string) => {
       const a = small.begin('local', user, ip);
       if (a.throttled) throw new Error('throttled');
-      a.finish('failure');
+      small.finish(a.ticket, 'failure');
     };
     for (let i = 0; i < 5; i++) failOn('victim', '192.0.2.1');
     for (let i = 0; i < 1_000; i++) failOn(`junk-${i}`, `10.0.${i >> 8}.${i & 255}`);
