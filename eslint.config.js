@@ -15,12 +15,24 @@ export default tseslint.config(
   },
   // The layering of DESIGN.md: server → oauth/tokens/keys/connectors → storage. Arrows point one way; a
   // module may not import from a layer above its own.
-  ...layer('src/storage/**', ['server', 'cli', 'oauth', 'tokens', 'keys', 'connectors', 'frontend']),
-  ...layer('src/connectors/**', ['server', 'cli', 'oauth', 'tokens', 'keys', 'frontend']),
-  ...layer('src/keys/**', ['server', 'cli', 'oauth', 'tokens', 'connectors', 'frontend']),
-  ...layer('src/tokens/**', ['server', 'cli', 'oauth', 'connectors', 'frontend']),
-  ...layer('src/oauth/**', ['server', 'cli', 'frontend']),
-  ...layer('src/config/**', ['server', 'cli', 'oauth', 'tokens', 'keys', 'storage', 'frontend']),
+  // src/cluster/ runs a replica as a primary and its workers: it sits above the server, below the CLI.
+  ...layer('src/storage/**', [
+    'cluster',
+    'server',
+    'cli',
+    'oauth',
+    'tokens',
+    'keys',
+    'connectors',
+    'frontend',
+  ]),
+  ...layer('src/connectors/**', ['cluster', 'server', 'cli', 'oauth', 'tokens', 'keys', 'frontend']),
+  ...layer('src/keys/**', ['cluster', 'server', 'cli', 'oauth', 'tokens', 'connectors', 'frontend']),
+  ...layer('src/tokens/**', ['cluster', 'server', 'cli', 'oauth', 'connectors', 'frontend']),
+  ...layer('src/oauth/**', ['cluster', 'server', 'cli', 'frontend']),
+  ...layer('src/config/**', ['cluster', 'server', 'cli', 'oauth', 'tokens', 'keys', 'storage', 'frontend']),
+  ...layer('src/server/**', ['cluster', 'cli']),
+  ...layer('src/cluster/**', ['cli']),
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: globals.node },

@@ -7,6 +7,10 @@ import { connectorPath } from '../connectors/config-keys.js';
 import { createLogger } from '../observability/logger.js';
 import { startLatchkey } from '../server/server.js';
 import { asksForHelp, parseFlags } from './args.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { runPrimary } from '../cluster/primary.js';
+import { runWorker } from '../cluster/worker.js';
 
 // Requests in flight get this long once the listeners stop accepting (after web.drainDelay). The chart's
 // terminationGracePeriodSeconds (40) covers a 10 s drain delay plus this.
@@ -22,6 +26,8 @@ prints its JSON Schema). SIGTERM or SIGINT stops it once the requests in flight 
   --web-http-addr ADDR    serve HTTP on ADDR (host:port) instead of web.http
   --web-https-addr ADDR   serve HTTPS on ADDR instead of web.https
   --telemetry-addr ADDR   serve metrics and health checks on ADDR instead of telemetry.http
+  --workers N             worker processes sharing the listeners instead of web.workers ("auto" = one
+                          per core); storage, limits and background work stay in one primary process
   -h, --help              this help
 
 Exit codes: 0 stopped cleanly (or --check: valid), 1 failed to start or to stop, 2 usage or configuration
@@ -40,6 +46,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       'web-http-addr': { type: 'string' },
       'web-https-addr': { type: 'string' },
       'telemetry-addr': { type: 'string' },
+      workers: { type: 'string' },
       check: { type: 'boolean' },
     },
   });
@@ -89,19 +96,36 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
 
+  const workers = workerCount(values.workers as string | undefined, config.web.workers);
+  if (typeof workers === 'string') {
+    process.stderr.write(`latchkey serve: ${workers}\n\n${SERVE_USAGE}`);
+    return 2;
+  }
+
   const logger = createLogger(config.logger);
+  const overrides = {
+    ...(values['web-http-addr'] ? { webHttp: values['web-http-addr'] as string } : {}),
+    ...(values['web-https-addr'] ? { webHttps: values['web-https-addr'] as string } : {}),
+    ...(values['telemetry-addr'] ? { telemetry: values['telemetry-addr'] as string } : {}),
+  };
+  if (cluster.isWorker) {
+    // One of a primary's workers (same command line): it serves until the primary stops it.
+    try {
+      await runWorker(config, { logger: logger.child({ worker: process.pid }), overrides });
+    } catch (e) {
+      logger.error({ err: e }, 'worker failed to start');
+      return 1;
+    }
+    return new Promise<number>(() => {});
+  }
   for (const w of warnings) logger.warn({ config: file }, w);
 
-  let running;
+  let running: { webUrls: string[]; telemetryUrl?: string; close(graceMs: number): Promise<void> };
   try {
-    running = await startLatchkey(config, {
-      logger,
-      overrides: {
-        ...(values['web-http-addr'] ? { webHttp: values['web-http-addr'] as string } : {}),
-        ...(values['web-https-addr'] ? { webHttps: values['web-https-addr'] as string } : {}),
-        ...(values['telemetry-addr'] ? { telemetry: values['telemetry-addr'] as string } : {}),
-      },
-    });
+    running =
+      workers > 1
+        ? await runPrimary(config, { logger, workers, overrides })
+        : await startLatchkey(config, { logger, overrides });
   } catch (e) {
     logger.error({ err: e }, 'failed to start');
     return 1;
@@ -114,6 +138,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       web: running.webUrls,
       telemetry: running.telemetryUrl,
       storage: config.storage.type,
+      workers,
     },
     'latchkey is serving',
   );
@@ -200,4 +225,15 @@ function checkConnectors(config: Config, warnings: string[]): string[] {
   // Ends whatever an opened connector started in the background (none dials before it is used).
   stopped.abort();
   return problems;
+}
+
+/** The number of worker processes: the flag, else web.workers, else 1; "auto" = one per core. A problem as text. */
+function workerCount(flag: string | undefined, configured: number | 'auto' | undefined): number | string {
+  const value = flag ?? configured ?? 1;
+  if (value === 'auto') return availableParallelism();
+  const n = typeof value === 'number' ? value : /^\d{1,3}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    return `--workers must be a number from 1 to 256 or "auto", got ${JSON.stringify(flag)}`;
+  }
+  return n;
 }

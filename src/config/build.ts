@@ -270,6 +270,7 @@ function buildWeb(raw: unknown, opts: BuildOptions, f: Findings): WebConfig | un
   if (tlsKey !== undefined) out.tlsKey = resolvePath(tlsKey, opts.baseDir);
   if (v.tlsMaxVersion !== undefined) out.tlsMaxVersion = TLS[v.tlsMaxVersion];
   if (v.drainDelay !== undefined) out.drainDelay = v.drainDelay;
+  if (v.workers !== undefined) out.workers = v.workers;
   const header = nonEmpty(v.clientRemoteIP?.header);
   if (header !== undefined) out.clientRemoteIP.header = header;
   return out;

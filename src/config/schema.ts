@@ -220,6 +220,24 @@ export const webShape = {
         'balancers take the replica out of rotation first; default "0s". Behind a Service or an ingress: ' +
         'longer than their endpoint update and the 5 s keep-alive timeout, e.g. "10s".',
     ),
+  workers: z
+    .union(
+      [
+        z.literal('auto'),
+        z
+          .number()
+          .int({ error: (iss) => `expected a whole number of workers, got ${describeValue(iss.input)}` })
+          .min(1, { error: (iss) => `expected 1 or more workers, got ${describeValue(iss.input)}` })
+          .max(256, { error: (iss) => `expected at most 256 workers, got ${describeValue(iss.input)}` }),
+      ],
+      { error: (iss) => `expected a number of workers or "auto", got ${describeValue(iss.input)}` },
+    )
+    .optional()
+    .describe(
+      'Latchkey: worker processes serving requests, sharing the listeners; "auto" = one per core. The ' +
+        'storage, limits and background work stay in one primary process, so N workers cost the storage ' +
+        'what one replica does. Default 1 (one process).',
+    ),
   clientRemoteIP: z
     .object(
       {

@@ -50,6 +50,8 @@ export interface WebConfig {
   clientRemoteIP: { header?: string; trustedProxies: string[] };
   /** On SIGTERM: readiness false and still serving for this long, then new connections refused. */
   drainDelay?: DurationMs;
+  /** Worker processes (src/cluster/); "auto" = one per core; absent = 1, a single process. */
+  workers?: number | 'auto';
 }
 
 export interface TelemetryConfig {

@@ -101,6 +101,8 @@ export class Metrics {
     name: 'latchkey_storage_ready',
     help: '1 when the last read-only storage check succeeded.',
     registers: [this.registry],
+    // With workers (src/cluster/) only the primary checks storage; the workers' copies stay 0.
+    aggregator: 'max',
   });
 
   constructor() {
@@ -109,6 +111,8 @@ export class Metrics {
       help: 'Build information; always 1.',
       labelNames: ['version', 'node_version', 'platform'] as const,
       registers: [this.registry],
+      // One build per replica, however many processes report it.
+      aggregator: 'first',
     }).set(
       { version: VERSION, node_version: process.version, platform: `${process.platform}/${process.arch}` },
       1,

@@ -106,6 +106,21 @@ describe('parseConfig: defaults', () => {
     ]);
   });
 
+  it('reads web.workers (a number or "auto", default unset = one process) and names bad values', () => {
+    expect(load(BASE).config.web.workers).toBeUndefined();
+    expect(load(`${BASE}  workers: 4\n`).config.web.workers).toBe(4);
+    expect(load(`${BASE}  workers: auto\n`).config.web.workers).toBe('auto');
+    expect(problems(`${BASE}  workers: 0\n`)).toEqual([
+      'web.workers: expected 1 or more workers, got a number (0)',
+    ]);
+    expect(problems(`${BASE}  workers: 1.5\n`)).toEqual([
+      'web.workers: expected a number of workers or "auto", got a number (1.5)',
+    ]);
+    expect(problems(`${BASE}  workers: many\n`)).toEqual([
+      'web.workers: expected a number of workers or "auto", got "many"',
+    ]);
+  });
+
   it('derives the issuer path without a trailing slash, "" for a root issuer', () => {
     const at = (issuer: string) => load(BASE.replace('http://127.0.0.1:5556/dex', issuer)).config.issuerPath;
     expect(at('https://dex.example.com:32000')).toBe('');

@@ -285,6 +285,84 @@ describe('Latchkey on Kubernetes storage', () => {
     });
   });
 
+  describe('web.workers: 2 is one replica to the API server (issue 16 item 1)', () => {
+    const IDLE_MS = 12_000;
+    const kinds = {
+      writes:
+        /^latchkey_kubernetes_api_requests_total\{verb="(?:create|update|patch|delete)",resource="[^"]*"\} (\d+)$/gm,
+      reads: /^latchkey_kubernetes_api_requests_total\{verb="(?:get|list)",resource="[^"]*"\} (\d+)$/gm,
+      watches: /^latchkey_kubernetes_api_requests_total\{verb="watch",resource="[^"]*"\} (\d+)$/gm,
+    };
+    const counts = async (port: number) => ({
+      writes: await metric(port, kinds.writes),
+      reads: await metric(port, kinds.reads),
+      watches: await metric(port, kinds.watches),
+    });
+    const minus = (a: Record<string, number>, b: Record<string, number>) =>
+      Object.fromEntries(Object.keys(a).map((k) => [k, a[k]! - b[k]!]));
+
+    /** API requests of a login, a refresh and an idle while, on a replica with `workers` processes. */
+    async function measure(workers: number) {
+      const ns = await cp.newNamespace(`workers-${workers}`);
+      const cfg = await writeTestConfig({
+        storage: storageFor(ns),
+        extra: `${USERS}\n  skipApprovalScreen: true`,
+      });
+      const { readFile, writeFile } = await import('node:fs/promises');
+      await writeFile(
+        cfg.file,
+        (await readFile(cfg.file, 'utf8')).replace(/^web:\n/m, `web:\n  workers: ${workers}\n`),
+      );
+      const server = await start(cfg);
+      const children = (await readFile(`/proc/${server.child.pid}/task/${server.child.pid}/children`, 'utf8'))
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+      const rp = await oidc.discovery(new URL(cfg.issuer), 'example-app', SECRET, undefined, {
+        execute: [oidc.allowInsecureRequests],
+      });
+      // Warm up (connectors opened, caches filled), then count.
+      await passwordGrant(cfg.issuer);
+      const t0 = await counts(cfg.telemetryPort);
+      const login = await browserLogin(rp, {
+        redirectURI: REDIRECT_URI,
+        scope: 'openid email offline_access',
+      });
+      const tokens = await oidc.authorizationCodeGrant(rp, login.callback, {
+        pkceCodeVerifier: login.verifier,
+        expectedNonce: login.nonce,
+        expectedState: login.state,
+      });
+      const t1 = await counts(cfg.telemetryPort);
+      await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+      const t2 = await counts(cfg.telemetryPort);
+      // Idle: what the replica asks of the API server on its own (watches, Lease, storage checks).
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      const t3 = await counts(cfg.telemetryPort);
+      await server.stop();
+      return {
+        processes: children.length,
+        login: minus(t1, t0),
+        refresh: minus(t2, t1),
+        idle: minus(t3, t2),
+      };
+    }
+
+    it('costs the same API requests per login, refresh and idle while as one worker', async () => {
+      const one = await measure(1);
+      const two = await measure(2);
+      console.log(`API requests, 1 worker: ${JSON.stringify(one)}; 2 workers: ${JSON.stringify(two)}`);
+      expect(one.processes).toBe(0);
+      expect(two.processes).toBe(2);
+      expect(two.login).toEqual(one.login);
+      expect(two.refresh).toEqual(one.refresh);
+      // Idle work runs on timers that need not line up with the window: one request either way.
+      for (const k of Object.keys(one.idle)) {
+        expect(Math.abs(two.idle[k]! - one.idle[k]!)).toBeLessThanOrEqual(1);
+      }
+    }, 120_000);
+  });
+
   describe('one replica: budgets, clients from kubectl, an outage', () => {
     let ns: string;
     let d: TestServerConfig;
