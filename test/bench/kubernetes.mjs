@@ -6,29 +6,20 @@
 //      serve`: one refresh alone (latency) and eight users refreshing at once (refreshes/s), with the API
 //      calls per refresh as the API server counts them (apiserver_request_total, latchkey.dev group).
 // Run with `BENCH_ONLY=kubernetes npm run bench` (or `node test/bench/kubernetes.mjs` after a build).
-import { spawn, execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
+import { adminTls, apiRequestCounts, perOperation, startControlPlane } from './control-plane.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCRIPT = join(ROOT, 'scripts/control-plane.sh');
-/** The lock test/helpers/control-plane.ts takes: never two kube-apiservers on 2 cores at once. */
-const LOCK_DIR = join(tmpdir(), 'latchkey-control-plane.lock');
 const USERS = 8;
 /** bcrypt of "password" (cost 10), as in run.mjs. */
 const PASSWORD_HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW';
 const AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
-
-const run = (cmd, args, env = {}) =>
-  new Promise((resolve) =>
-    execFile(cmd, args, { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    ),
-  );
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -37,59 +28,6 @@ const freePort = () =>
       s.close(() => resolve(port));
     });
   });
-
-const isAlive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function acquireLock() {
-  const deadline = Date.now() + 20 * 60_000;
-  for (;;) {
-    try {
-      await mkdir(LOCK_DIR);
-      await writeFile(join(LOCK_DIR, 'pid'), String(process.pid));
-      return () => rm(LOCK_DIR, { recursive: true, force: true });
-    } catch {
-      const holder = Number(await readFile(join(LOCK_DIR, 'pid'), 'utf8').catch(() => ''));
-      if (holder && !isAlive(holder)) await rm(LOCK_DIR, { recursive: true, force: true });
-    }
-    if (Date.now() > deadline) throw new Error('timed out waiting for the control-plane lock');
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-async function startControlPlane() {
-  const release = await acquireLock();
-  const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-cp-'));
-  const env = { HARNESS_DIR: join(dir, 'harness') };
-  const down = async () => {
-    await run(SCRIPT, ['down'], env);
-    await rm(dir, { recursive: true, force: true });
-    await release();
-  };
-  const up = await run(SCRIPT, ['up'], env);
-  if (up.code !== 0) {
-    await down();
-    throw new Error(`control plane failed to start:\n${up.stderr}`);
-  }
-  const vars = Object.fromEntries(
-    (await readFile(join(dir, 'harness/env'), 'utf8'))
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-  const kubectl = async (...args) => {
-    const r = await run('kubectl', ['--kubeconfig', vars.KUBECONFIG, ...args]);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  return { kubeconfig: vars.KUBECONFIG, apiURL: vars.K8S_API_URL, kubectl, down };
-}
 
 /** SIGTERM, resolved once the child has exited. */
 const stopChild = (child) =>
@@ -159,38 +97,6 @@ async function singleGet(cp, kc, KubeApi) {
   console.log(
     `back end ÷ raw kept-alive GET (the faster): ${median(results.ratio).toFixed(2)}× (target ≤ 1.5×)`,
   );
-}
-
-/** The API server's own count of requests to Latchkey's resources, by verb. */
-async function apiRequestCounts(cp, dispatcher) {
-  const res = await request(`${cp.apiURL}/metrics`, { dispatcher });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`GET /metrics: ${res.statusCode}`);
-  const counts = {};
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{') || !line.includes('group="latchkey.dev"')) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1];
-    const resource = /resource="([a-z0-9]+)"/.exec(line)?.[1];
-    const key = `${verb} ${resource}`;
-    counts[key] = (counts[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return counts;
-}
-
-/** Requests per refresh between two counts: writes, reads and the detail, watches left out. */
-function perRefresh(before, after, refreshes) {
-  const detail = {};
-  let writes = 0;
-  let reads = 0;
-  for (const [key, n] of Object.entries(after)) {
-    const d = n - (before[key] ?? 0);
-    const [verb] = key.split(' ');
-    if (!d || verb === 'WATCH') continue;
-    detail[key] = (d / refreshes).toFixed(2);
-    if (verb === 'GET' || verb === 'LIST') reads += d;
-    else writes += d;
-  }
-  return { writes: writes / refreshes, reads: reads / refreshes, detail };
 }
 
 async function startLatchkey(cp) {
@@ -308,10 +214,10 @@ async function refreshes(cp, kc, seconds) {
 
     const before1 = await apiRequestCounts(cp, metrics);
     const alone = await measure(1);
-    const calls1 = perRefresh(before1, await apiRequestCounts(cp, metrics), alone.latencies.length);
+    const calls1 = perOperation(before1, await apiRequestCounts(cp, metrics), alone.latencies.length);
     const before8 = await apiRequestCounts(cp, metrics);
     const crowd = await measure(USERS);
-    const calls8 = perRefresh(before8, await apiRequestCounts(cp, metrics), crowd.latencies.length);
+    const calls8 = perOperation(before8, await apiRequestCounts(cp, metrics), crowd.latencies.length);
     const mean = alone.latencies.reduce((a, b) => a + b, 0) / alone.latencies.length;
     console.log(
       `refresh, rotation on, CRD storage, one user alone: ${ms(mean)} mean, ${ms(median(alone.latencies))} ` +
@@ -329,17 +235,6 @@ async function refreshes(cp, kc, seconds) {
   }
 }
 
-/** The admin kubeconfig's CA and client certificate, for the raw requests. */
-function adminTls(kc) {
-  const cluster = kc.getCurrentCluster();
-  const user = kc.getCurrentUser();
-  return {
-    ca: Buffer.from(cluster.caData, 'base64'),
-    cert: Buffer.from(user.certData, 'base64'),
-    key: Buffer.from(user.keyData, 'base64'),
-  };
-}
-
 export async function kubernetesBench({ seconds = Number(process.env.BENCH_SECONDS ?? 5) } = {}) {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const { KubeApi } = await import(pathToFileURL(join(ROOT, 'dist/storage/kubernetes/api.js')).href);
@@ -348,8 +243,6 @@ export async function kubernetesBench({ seconds = Number(process.env.BENCH_SECON
   );
   const cp = await startControlPlane();
   try {
-    await cp.kubectl('apply', '-f', join(ROOT, 'manifests/crds'));
-    await cp.kubectl('wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s');
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfig);
     await singleGet(cp, kc, KubeApi);

@@ -38,6 +38,15 @@ const provider = new Provider(issuer, {
       redirect_uris: ['http://127.0.0.1/cb'],
       id_token_signed_response_alg: 'RS256',
     },
+    // The bench table's client_credentials row (table.mjs): an RS256 JWT access token for the resource server.
+    {
+      client_id: 'machine',
+      client_secret: 'machine-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
   ],
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
@@ -48,6 +57,7 @@ const provider = new Provider(issuer, {
   ttl: { AccessToken: 3600, IdToken: 3600, Grant: 14 * 86400, RefreshToken: 14 * 86400, Session: 86400 },
   features: {
     devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => RESOURCE,

@@ -4,7 +4,8 @@
 // targets: responses/s × signatures per response against this machine's RS256 signatures/s (target ≥ 60 %),
 // and Latchkey's responses/s against node-oidc-provider's (npm `oidc-provider`, see oidc-provider-server.mjs)
 // on the same scenario, measured the same way right after, each server alone (target ≥ 1.2×).
-// Run with `npm run bench` (builds first). Never part of `npm test`.
+// Then the memory and start-up benchmark (memory.mjs), the Kubernetes back end (kubernetes.mjs) and the bench
+// table (table.mjs). Run with `npm run bench` (builds first). Never part of `npm test`.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { memoryBench } from './memory.mjs';
 import { kubernetesBench } from './kubernetes.mjs';
+import { tableBench } from './table.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -26,6 +28,11 @@ const WORKERS = process.env.BENCH_WORKERS ?? '1';
 // BENCH_ONLY=memory runs only the memory and start-up benchmark (memory.mjs).
 if (process.env.BENCH_ONLY === 'memory') {
   await memoryBench();
+  process.exit(0);
+}
+// BENCH_ONLY=table runs only the bench table (table.mjs: every grant × back end × workers, with the peer).
+if (process.env.BENCH_ONLY === 'table') {
+  await tableBench();
   process.exit(0);
 }
 // BENCH_ONLY=kubernetes runs only the Kubernetes back-end benchmark (kubernetes.mjs).
@@ -243,3 +250,4 @@ try {
 
 await memoryBench();
 await kubernetesBench({ seconds: SECONDS });
+await tableBench();
