@@ -64,10 +64,7 @@ export type Limits = {
 
 /** Limits kept in this process. */
 export function localLimits(limits: ReplicaLimits): Limits {
-  return viewOf((name, method, args) => {
-    const target = limits[name] as unknown as Record<string, (...a: unknown[]) => unknown>;
-    return Promise.resolve(target[method]!.apply(target, args));
-  });
+  return viewOf(async (name, method, args) => callLimit(limits, name, method, args));
 }
 
 /** Limits behind any asynchronous call (the primary's, over IPC): `call(limit, method, args)`. */
@@ -82,8 +79,8 @@ export function viewOf(call: (name: LimitName, method: string, args: unknown[]) 
 }
 
 /**
- * Runs a call a worker asked for on this process's limits, after checking it names one of LIMIT_METHODS
- * (the channel is our own workers', but nothing else is reachable through it either way).
+ * Runs a call on this process's limits — its own, or one a worker asked for — after checking it names one of
+ * LIMIT_METHODS (a worker's channel is our own, but nothing else is reachable through it either way).
  */
 export function callLimit(limits: ReplicaLimits, name: unknown, method: unknown, args: unknown): unknown {
   const allowed = LIMIT_METHODS[name as LimitName] as readonly string[] | undefined;

@@ -227,28 +227,46 @@ function callbackURL(ctx: ServerContext): string {
   return issuerURL(ctx.config.issuer, '/callback');
 }
 
+/** What a value sealed for a browser is for: a pending request, or an approval asked within a session. */
+type SealPurpose = 'seal' | 'session-approval';
+
+/** Seals `value` for one purpose, bound to this browser: it unseals nowhere else and for nothing else. */
+function sealForBrowser(ctx: ServerContext, browser: string, purpose: SealPurpose, value: object) {
+  return ctx.sealer.seal(value, browserTag(browser, purpose));
+}
+
+/** Undefined for anything that is not a live value this browser's `purpose` sealed. */
+async function unsealForBrowser<T>(
+  ctx: ServerContext,
+  browser: string | undefined,
+  purpose: SealPurpose,
+  sealed: unknown,
+): Promise<T | undefined> {
+  if (!browser || typeof sealed !== 'string' || sealed.length > 16_384) return undefined;
+  try {
+    return await ctx.sealer.unseal<T>(sealed, browserTag(browser, purpose));
+  } catch (e) {
+    if (isUnsealError(e)) return undefined;
+    throw e;
+  }
+}
+
 /** Seals a validated request, bound to this browser, for the login links and the upstream `state`. */
 export function sealPending(
   ctx: ServerContext,
   browser: string,
   pending: PendingAuthRequest,
 ): Promise<string> {
-  return ctx.sealer.seal(pending, browserTag(browser, 'seal'));
+  return sealForBrowser(ctx, browser, 'seal', pending);
 }
 
 /** Undefined for anything that is not a live sealed request of this browser. */
-export async function unsealPending<T>(
+export function unsealPending<T>(
   ctx: ServerContext,
   browser: string | undefined,
   sealed: unknown,
 ): Promise<T | undefined> {
-  if (!browser || typeof sealed !== 'string' || sealed.length > 16_384) return undefined;
-  try {
-    return await ctx.sealer.unseal<T>(sealed, browserTag(browser, 'seal'));
-  } catch (e) {
-    if (isUnsealError(e)) return undefined;
-    throw e;
-  }
+  return unsealForBrowser<T>(ctx, browser, 'seal', sealed);
 }
 
 function connectorURL(ctx: ServerContext, id: string, sealed: string): string {
@@ -600,7 +618,7 @@ export function sealSessionApproval(
   browser: string,
   approval: SessionApproval,
 ): Promise<string> {
-  return ctx.sealer.seal(approval, browserTag(browser, 'session-approval'));
+  return sealForBrowser(ctx, browser, 'session-approval', approval);
 }
 
 /** Undefined for anything that is not a session approval sealed for this browser. */
@@ -609,9 +627,5 @@ export function unsealSessionApproval(
   browser: string | undefined,
   sealed: unknown,
 ): Promise<SessionApproval | undefined> {
-  if (!browser || typeof sealed !== 'string' || sealed.length > 16_384) return Promise.resolve(undefined);
-  return ctx.sealer.unseal<SessionApproval>(sealed, browserTag(browser, 'session-approval')).catch((e) => {
-    if (isUnsealError(e)) return undefined;
-    throw e;
-  });
+  return unsealForBrowser<SessionApproval>(ctx, browser, 'session-approval', sealed);
 }

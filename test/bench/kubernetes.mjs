@@ -8,34 +8,18 @@
 // Run with `BENCH_ONLY=kubernetes npm run bench` (or `node test/bench/kubernetes.mjs` after a build).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import { adminTls, apiRequestCounts, perOperation, startControlPlane } from './control-plane.mjs';
+import { freePort, stopChild } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const USERS = 8;
 /** bcrypt of "password" (cost 10), as in run.mjs. */
 const PASSWORD_HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW';
 const AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-/** SIGTERM, resolved once the child has exited. */
-const stopChild = (child) =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -6,13 +6,13 @@
 // Run alone with `BENCH_ONLY=memory npm run bench`, or `node test/bench/memory.mjs` after `npm run build`.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { kubeletEnv, manifestContainer, parseQuantity } from '../helpers/pod-env.ts';
+import { freePort, rssOf } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/latchkey.js');
@@ -33,22 +33,7 @@ const BUDGET = {
   growth: 0.1,
 };
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Resident set (VmRSS) and its peak (VmHWM) of a running process, in bytes. */
-async function rssOf(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kB = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kB('VmRSS'), hwm: kB('VmHWM') };
-}
 
 /** One run of the CLI under /usr/bin/time: wall time (ms) and peak RSS (bytes). */
 function timeCommand(args, input) {

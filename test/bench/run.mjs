@@ -9,7 +9,6 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { Agent, request } from 'undici';
 import { memoryBench } from './memory.mjs';
 import { kubernetesBench } from './kubernetes.mjs';
 import { tableBench } from './table.mjs';
+import { freePort, isJWT, stopChild } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -40,14 +40,6 @@ if (process.env.BENCH_ONLY === 'kubernetes') {
   await kubernetesBench({ seconds: SECONDS });
   process.exit(0);
 }
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Runs `task` with `concurrency` workers for `seconds`; returns completions per second. */
 async function throughput(task, seconds, concurrency) {
@@ -136,14 +128,6 @@ staticClients:
   return { issuer, stop: () => stopChild(child) };
 }
 
-/** SIGTERM, resolved once the child has exited, so the next server is measured alone. */
-const stopChild = (child) =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-
 const AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
 
 /** Latchkey's first refresh token, from the password grant. */
@@ -182,8 +166,6 @@ async function startOidcProvider() {
   });
   return { ...started, stop: () => stopChild(child) };
 }
-
-const isJWT = (token) => typeof token === 'string' && token.split('.').length === 3;
 
 /**
  * refresh_token-grant responses/s against `issuer`'s /token with the same client, concurrency and duration

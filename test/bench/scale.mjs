@@ -13,20 +13,18 @@
 //                open file descriptors (/proc/<pid>/fd) and the server's nodejs_active_handles/resources.
 // Run with `npm run bench:scale` or `node test/bench/scale.mjs` after a build; SCALE_ONLY=sqlite|kubernetes|soak
 // runs one part. Prints Markdown tables and writes them to test-results/scale.md.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
+import { startControlPlane } from './control-plane.mjs';
+import { freePort, rssOf } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/latchkey.js');
-const SCRIPT = join(ROOT, 'scripts/control-plane.sh');
-/** The lock test/helpers/control-plane.ts and test/bench/kubernetes.mjs take. */
-const LOCK_DIR = join(tmpdir(), 'latchkey-control-plane.lock');
 const ONLY = process.env.SCALE_ONLY;
 const SOAK_MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const WARM_UP_MS = Math.min(60_000, (SOAK_MINUTES * 60_000) / 3);
@@ -39,21 +37,6 @@ const MB = 2 ** 20;
 /** bcrypt (cost 10) of "password". */
 const PASSWORD_HASH = '$2b$10$JULHpw9.mXu7HSfTV1/gMuhJJB5EMdGu0ck4aSqgQgHrODnGv0WrW';
 const AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
-
-const run = (cmd, args, env = {}) =>
-  new Promise((resolve) =>
-    execFile(cmd, args, { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    ),
-  );
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const percentile = (xs, p) => {
@@ -69,12 +52,6 @@ const timed = async (task) => {
   return { result, ms: performance.now() - start };
 };
 
-/** VmRSS and VmHWM (peak) of a running process, in bytes. */
-async function rssOf(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kB = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kB('VmRSS'), hwm: kB('VmHWM') };
-}
 const fdCount = async (pid) => (await readdir(`/proc/${pid}/fd`)).length;
 
 /** The server's own gauges from its telemetry listener (prom-client's default Node.js metrics). */
@@ -371,60 +348,6 @@ async function sqliteScale() {
   }
 }
 
-const isAlive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** The control-plane lock, taken exactly as test/bench/kubernetes.mjs takes it. */
-async function acquireLock() {
-  const deadline = Date.now() + 20 * 60_000;
-  for (;;) {
-    try {
-      await mkdir(LOCK_DIR);
-      await writeFile(join(LOCK_DIR, 'pid'), String(process.pid));
-      return () => rm(LOCK_DIR, { recursive: true, force: true });
-    } catch {
-      const holder = Number(await readFile(join(LOCK_DIR, 'pid'), 'utf8').catch(() => ''));
-      if (holder && !isAlive(holder)) await rm(LOCK_DIR, { recursive: true, force: true });
-    }
-    if (Date.now() > deadline) throw new Error('timed out waiting for the control-plane lock');
-    await sleep(500);
-  }
-}
-
-async function startControlPlane() {
-  const release = await acquireLock();
-  const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-cp-'));
-  const env = { HARNESS_DIR: join(dir, 'harness') };
-  const down = async () => {
-    await run(SCRIPT, ['down'], env);
-    await rm(dir, { recursive: true, force: true });
-    await release();
-  };
-  const up = await run(SCRIPT, ['up'], env);
-  if (up.code !== 0) {
-    await down();
-    throw new Error(`control plane failed to start:\n${up.stderr}`);
-  }
-  const vars = Object.fromEntries(
-    (await readFile(join(dir, 'harness/env'), 'utf8'))
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-  const kubectl = async (...args) => {
-    const r = await run('kubectl', ['--kubeconfig', vars.KUBECONFIG, ...args]);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  return { kubeconfig: vars.KUBECONFIG, kubectl, down };
-}
-
 async function kubernetesScale() {
   const TOKENS = Number(process.env.SCALE_K8S_TOKENS ?? 10_000);
   const CLIENTS = Number(process.env.SCALE_K8S_CLIENTS ?? 1_000);
@@ -434,8 +357,6 @@ async function kubernetesScale() {
   const cp = await startControlPlane();
   try {
     console.log(`kubernetes: control plane up in ${msText(performance.now() - upStart)} (incl. lock wait)`);
-    await cp.kubectl('apply', '-f', join(ROOT, 'manifests/crds'));
-    await cp.kubectl('wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s');
     const ns = `scale-${process.pid}`;
     await cp.kubectl('create', 'namespace', ns);
     const cfg = {

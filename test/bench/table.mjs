@@ -7,13 +7,13 @@
 // `node test/bench/table.mjs` after `npm run build`.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { adminTls, apiRequestCounts, perOperation, startControlPlane } from './control-plane.mjs';
+import { freePort, isJWT, stopChild } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(
@@ -30,24 +30,6 @@ const BENCH = basic('bench', 'bench-secret');
 const MACHINE = basic('machine', 'machine-secret');
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const FORM = 'application/x-www-form-urlencoded';
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-/** SIGTERM, resolved once the child has exited, so the next server is measured alone. */
-const stopChild = (child) =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-
-const isJWT = (token) => typeof token === 'string' && token.split('.').length === 3;
 
 /** CONCURRENCY loops of `task` for SECONDS: completions/s and failures (the task returned false or threw). */
 async function throughput(task) {

@@ -508,6 +508,8 @@ describe('the login pages in headless Chromium', () => {
       expect((await focused(page)).id).toBe('user_code');
       await page.keyboard.type(device.user_code);
       await page.keyboard.press('Enter');
+      // Enter starts a navigation: read the heading of the page it lands on, not of the one it leaves.
+      await page.waitForURL((url) => !url.pathname.endsWith('/device'));
       expect(await heading(page)).toBe('Log in to Acme SSO');
       expectNoProblems(problems);
     } finally {

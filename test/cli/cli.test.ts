@@ -47,6 +47,15 @@ describe('latchkey CLI', () => {
     expect(r.stderr).toContain('expected exactly one config file');
   });
 
+  it.each(['0', '257', 'many', '1.5', ''])(
+    'serve refuses --workers %j with exit 2 before listening',
+    async (n) => {
+      const r = await runCli(['serve', '--workers', n, 'examples/config-dev.yaml']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--workers must be a number from 1 to 256 or "auto"');
+    },
+  );
+
   it('serve --check reports config problems by path with exit 2', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
     const file = join(dir, 'bad.yaml');
