@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { runCommand as run, type CommandResult as RunResult } from '../helpers/command.js';
 import type { ControlPlane } from '../helpers/control-plane.js';
 import { basicAuth, postForm } from '../helpers/flows.js';
 import { freePort } from '../helpers/net.js';
@@ -11,37 +11,7 @@ import { freePort } from '../helpers/net.js';
 // Shared by the deployment suites: running helm and scripts, reading manifests, and starting Latchkey on
 // this machine with the identity and the configuration a deployment gives it in the cluster.
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      cmd,
-      args,
-      {
-        cwd: opts.cwd ?? REPO_ROOT,
-        env: { ...process.env, ...opts.env },
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: 300_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    // A command that does not read its input may exit before we write it: its exit code tells, not EPIPE.
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(opts.input ?? '');
-  });
-}
+export { run, type RunResult };
 
 /** Fails with the command's output unless it exited 0. */
 export function ok(r: RunResult, what: string): RunResult {

@@ -28,6 +28,7 @@ export function runCli(
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {}); // it may exit before reading its input: the exit code tells
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,19 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.js';
+import { runCommand as run, type CommandResult } from './command.js';
 import { waitFor } from './wait.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts/control-plane.sh');
 /** One control plane at a time across jest workers: two kube-apiservers on 2 cores starve each other. */
 const LOCK_DIR = join(tmpdir(), 'latchkey-control-plane.lock');
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CommandResult } from './command.js';
 
 export interface ControlPlane {
   dir: string;
@@ -31,27 +27,6 @@ export interface ControlPlane {
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
   stop(): Promise<void>;
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      cmd,
-      args,
-      { env: { ...process.env, ...opts.env }, maxBuffer: 32 * 1024 * 1024, timeout: 300_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    // A command that reads no input may exit before it is written: EPIPE then is no failure of the command.
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(opts.input ?? '');
-  });
 }
 
 async function acquireLock(): Promise<() => Promise<void>> {

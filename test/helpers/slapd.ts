@@ -1,9 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { REPO_ROOT } from './cli.js';
+import { runCommand } from './command.js';
 import { freePort } from './net.js';
 import { StopWaiting, waitFor } from './wait.js';
 
@@ -54,18 +55,15 @@ export interface Slapd {
   stop(): Promise<void>;
 }
 
-function run(
+/** Runs a tool; fails with its output unless it exited 0. */
+async function run(
   file: string,
   args: string[],
   opts: { input?: string; cwd?: string } = {},
 ): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { cwd: opts.cwd ?? REPO_ROOT }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}${stdout}`));
-      else resolve({ stdout, stderr });
-    });
-    child.stdin?.end(opts.input ?? '');
-  });
+  const r = await runCommand(file, args, opts);
+  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${r.code}\n${r.stderr}${r.stdout}`);
+  return r;
 }
 
 async function requireInstalled(): Promise<void> {
