@@ -3,14 +3,12 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Storage } from '../storage/storage.js';
 import { openStorage } from '../storage/open.js';
-import { withStaticOverlay } from '../storage/static.js';
 import { instrumentStorage } from '../observability/instrumented-storage.js';
 import { StorageHealthMonitor } from '../observability/storage-health.js';
 import { statusJudges } from '../connectors/status-judges.js';
 import { ReplicaLimits } from '../oauth/limits.js';
 import type { Clock } from '../util/clock.js';
 import type { StorageHealth } from './health-routes.js';
-import { staticEntities } from './static-entities.js';
 
 // What a replica holds exactly once, however many worker processes serve its requests: the storage (on
 // Kubernetes one set of watches, one Lease, one status writer), the in-memory limits, the background storage
@@ -33,15 +31,14 @@ export async function openReplica(
   opts: { logger: Logger; metrics: Metrics; clock: Clock },
 ): Promise<ReplicaCore> {
   const { logger, metrics, clock } = opts;
+  // The config file's clients, passwords and connectors are not here: each web process lays them over
+  // this storage itself (server.ts), so a worker answers them without a round trip to its primary.
   const storage = instrumentStorage(
-    withStaticOverlay(
-      await openStorage(config.storage, {
-        logger: logger.child({ component: 'storage' }),
-        requestCounter: (verb, resource) => metrics.kubernetesRequests.inc({ verb, resource }),
-        statusJudges,
-      }),
-      staticEntities(config),
-    ),
+    await openStorage(config.storage, {
+      logger: logger.child({ component: 'storage' }),
+      requestCounter: (verb, resource) => metrics.kubernetesRequests.inc({ verb, resource }),
+      statusJudges,
+    }),
     metrics,
   );
   const stopping = new AbortController();

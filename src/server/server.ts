@@ -31,6 +31,8 @@ import { Readiness } from './health-routes.js';
 import { telemetryApp } from './telemetry.js';
 import { listen, type RunningListener } from './listen.js';
 import { openReplica, type ReplicaCore } from './replica.js';
+import { staticEntities } from './static-entities.js';
+import { withStaticOverlay } from '../storage/static.js';
 import type { StorageHealth } from './health-routes.js';
 import { localLimits, type Limits } from '../oauth/limits.js';
 
@@ -102,7 +104,10 @@ export async function startLatchkey(
   const metrics = opts.replica?.metrics ?? new Metrics();
   const core: WorkerReplica =
     opts.replica ?? asWorkerReplica(await openReplica(config, { logger, metrics, clock }), metrics);
-  const { storage, limits } = core;
+  const { limits } = core;
+  // The config's static clients, passwords and connectors, answered in this process (a worker's primary
+  // never sees those reads): read-only over the replica's storage.
+  const storage = withStaticOverlay(core.storage, staticEntities(config));
   const timers: NodeJS.Timeout[] = [];
   const aborts: AbortController[] = [];
   const listeners: RunningListener[] = [];
