@@ -30,7 +30,7 @@ const HEAP_FLAGS = [
 ];
 
 /** Whether an argument is one of HEAP_FLAGS, spelt with dashes or (as V8 also takes them) underscores. */
-const isHeapFlag = (arg: string): boolean => {
+export const isHeapFlag = (arg: string): boolean => {
   const name = arg.replace(/_/g, '-').split('=')[0];
   return HEAP_FLAGS.includes(name!);
 };
@@ -87,18 +87,28 @@ export function memoryLimit(facts: ProcessMemoryFacts): number | undefined {
   return cgroup > 0 && cgroup < facts.totalMemory ? cgroup : undefined;
 }
 
+/** Whether the operator sized the heap in NODE_OPTIONS (then the rule stays out of the way). */
+export const heapSetInNodeOptions = (env: NodeJS.ProcessEnv): boolean =>
+  (env.NODE_OPTIONS ?? '').split(/\s+/).some(isHeapFlag);
+
+/** The rule's V8 flags for a process that may use `limitBytes`. */
+export function heapFlagsFor(limitBytes: number): string[] {
+  const { oldSpaceMiB, semiSpaceMiB } = heapSizesFor(limitBytes);
+  return [`--max-old-space-size=${oldSpaceMiB}`, `--max-semi-space-size=${semiSpaceMiB}`];
+}
+
 /**
  * The V8 flags the process must be restarted with, or none: when nothing limits its memory, when the
  * operator passed heap flags of their own, or when its heap is already within the rule's sizes.
  */
 export function heapFlagsToApply(facts: ProcessMemoryFacts): string[] {
-  if ([...facts.execArgv, ...(facts.env.NODE_OPTIONS ?? '').split(/\s+/)].some(isHeapFlag)) return [];
+  if (facts.execArgv.some(isHeapFlag) || heapSetInNodeOptions(facts.env)) return [];
   const limit = memoryLimit(facts);
   if (limit === undefined) return [];
   const { oldSpaceMiB, semiSpaceMiB } = heapSizesFor(limit);
   // V8's heap limit is the old space plus the young generation (3 semi-spaces).
   if (facts.heapSizeLimit <= (oldSpaceMiB + 3 * semiSpaceMiB) * MiB) return [];
-  return [`--max-old-space-size=${oldSpaceMiB}`, `--max-semi-space-size=${semiSpaceMiB}`];
+  return heapFlagsFor(limit);
 }
 
 /** The facts of this process. */

@@ -8,9 +8,10 @@ import { createLogger } from '../observability/logger.js';
 import { startLatchkey } from '../server/server.js';
 import { asksForHelp, parseFlags } from './args.js';
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import { runPrimary } from '../cluster/primary.js';
 import { runWorker } from '../cluster/worker.js';
+import { currentProcessMemory, memoryLimit } from './heap.js';
+import { currentWorkerFacts, workerCount, workerExecArgv } from './workers.js';
 
 // Requests in flight get this long once the listeners stop accepting (after web.drainDelay). The chart's
 // terminationGracePeriodSeconds (40) covers a 10 s drain delay plus this.
@@ -26,8 +27,9 @@ prints its JSON Schema). SIGTERM or SIGINT stops it once the requests in flight 
   --web-http-addr ADDR    serve HTTP on ADDR (host:port) instead of web.http
   --web-https-addr ADDR   serve HTTPS on ADDR instead of web.https
   --telemetry-addr ADDR   serve metrics and health checks on ADDR instead of telemetry.http
-  --workers N             worker processes sharing the listeners instead of web.workers ("auto" = one
-                          per core); storage, limits and background work stay in one primary process
+  --workers N             worker processes sharing the listeners instead of web.workers (default
+                          "auto": one per core, fewer if the memory limit cannot hold them); storage,
+                          limits and background work stay in one primary process
   -h, --help              this help
 
 Exit codes: 0 stopped cleanly (or --check: valid), 1 failed to start or to stop, 2 usage or configuration
@@ -96,7 +98,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
 
-  const workers = workerCount(values.workers as string | undefined, config.web.workers);
+  // bin/latchkey.js has checked LATCHKEY_MEMORY_LIMIT already (a bad value exits before this).
+  const limit = memoryLimit(currentProcessMemory());
+  const workers = workerCount(values.workers as string | undefined, config.web.workers, () =>
+    currentWorkerFacts(limit),
+  );
   if (typeof workers === 'string') {
     process.stderr.write(`latchkey serve: ${workers}\n\n${SERVE_USAGE}`);
     return 2;
@@ -124,7 +130,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   try {
     running =
       workers > 1
-        ? await runPrimary(config, { logger, workers, overrides })
+        ? await runPrimary(config, {
+            logger,
+            workers,
+            overrides,
+            execArgv: workerExecArgv(process.execArgv, process.env, workers, limit),
+          })
         : await startLatchkey(config, { logger, overrides });
   } catch (e) {
     logger.error({ err: e }, 'failed to start');
@@ -225,15 +236,4 @@ function checkConnectors(config: Config, warnings: string[]): string[] {
   // Ends whatever an opened connector started in the background (none dials before it is used).
   stopped.abort();
   return problems;
-}
-
-/** The number of worker processes: the flag, else web.workers, else 1; "auto" = one per core. A problem as text. */
-function workerCount(flag: string | undefined, configured: number | 'auto' | undefined): number | string {
-  const value = flag ?? configured ?? 1;
-  if (value === 'auto') return availableParallelism();
-  const n = typeof value === 'number' ? value : /^\d{1,3}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 256) {
-    return `--workers must be a number from 1 to 256 or "auto", got ${JSON.stringify(flag)}`;
-  }
-  return n;
 }

@@ -33,7 +33,13 @@ export interface RunningPrimary {
 
 export async function runPrimary(
   config: Config,
-  opts: { logger: Logger; workers: number; overrides?: ListenOverrides },
+  opts: {
+    logger: Logger;
+    workers: number;
+    overrides?: ListenOverrides;
+    /** Node.js flags of the workers (their share of the heap); default: the primary's own. */
+    execArgv?: string[];
+  },
 ): Promise<RunningPrimary> {
   const { logger } = opts;
   const metrics = new Metrics();
@@ -44,7 +50,10 @@ export async function runPrimary(
     health: () => core.health.status(),
   };
   // Structured clone over IPC: entities keep their Dates and byte arrays (cluster/rpc.ts).
-  cluster.setupPrimary({ serialization: 'advanced' });
+  cluster.setupPrimary({
+    serialization: 'advanced',
+    ...(opts.execArgv ? { execArgv: opts.execArgv } : {}),
+  });
 
   const live = new Map<Worker, RpcClient>();
   let stopping = false;

@@ -234,9 +234,10 @@ export const webShape = {
     )
     .optional()
     .describe(
-      'Latchkey: worker processes serving requests, sharing the listeners; "auto" = one per core. The ' +
-        'storage, limits and background work stay in one primary process, so N workers cost the storage ' +
-        'what one replica does. Default 1 (one process).',
+      'Latchkey: worker processes serving requests, sharing the listeners. Default "auto": one per core ' +
+        '(the cgroup CPU quota counts), fewer when the memory limit cannot hold 128 MiB for each worker and ' +
+        'the primary. The storage, limits and background work stay in one primary process, so N workers ' +
+        'cost the storage what one replica does. 1 = one process, no primary.',
     ),
   clientRemoteIP: z
     .object(

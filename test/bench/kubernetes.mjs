@@ -105,6 +105,8 @@ storage:
     crdHandling: ensure
 web:
   http: 127.0.0.1:${port}
+  # One process: this script's figures (RSS, latency) are of one PID.
+  workers: 1
 logger:
   level: warn
   format: json

@@ -82,6 +82,8 @@ async function startServe(storageYaml, label) {
 ${storageYaml}
 web:
   http: 127.0.0.1:${port}
+  # One process: this script's figures (RSS, latency) are of one PID.
+  workers: 1
 telemetry:
   http: 127.0.0.1:${telemetryPort}
 logger:

@@ -106,7 +106,7 @@ describe('parseConfig: defaults', () => {
     ]);
   });
 
-  it('reads web.workers (a number or "auto", default unset = one process) and names bad values', () => {
+  it('reads web.workers (a number or "auto"; unset = "auto", decided by serve) and names bad values', () => {
     expect(load(BASE).config.web.workers).toBeUndefined();
     expect(load(`${BASE}  workers: 4\n`).config.web.workers).toBe(4);
     expect(load(`${BASE}  workers: auto\n`).config.web.workers).toBe('auto');
