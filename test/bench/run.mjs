@@ -17,7 +17,7 @@ import { Agent, request } from 'undici';
 import { memoryBench } from './memory.mjs';
 import { kubernetesBench } from './kubernetes.mjs';
 import { tableBench } from './table.mjs';
-import { freePort, isJWT, stopChild } from './processes.mjs';
+import { cpuSecondsOf, freePort, isJWT, stopChild } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -125,7 +125,7 @@ staticClients:
     if (Date.now() > deadline) throw new Error('latchkey did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { issuer, stop: () => stopChild(child) };
+  return { issuer, pid: child.pid, stop: () => stopChild(child) };
 }
 
 const AUTH = `Basic ${Buffer.from('bench:bench-secret').toString('base64')}`;
@@ -164,18 +164,23 @@ async function startOidcProvider() {
       resolve(JSON.parse(line));
     });
   });
-  return { ...started, stop: () => stopChild(child) };
+  return { ...started, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /**
  * refresh_token-grant responses/s against `issuer`'s /token with the same client, concurrency and duration
  * for every server; a response counts as failed unless it is a 200 with a JWT ID token and a JWT access token.
+ * Also the CPU time per response of the server (process `pid` and its workers) and of this load generator:
+ * on a machine where both share the cores, their sum bounds what any server could answer.
  */
-async function refreshThroughput(issuer, refreshToken) {
+async function refreshThroughput(issuer, refreshToken, pid) {
   const tokenURL = `${issuer}/token`;
   const dispatcher = new Agent({ connections: CONCURRENCY, pipelining: 1 });
   const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}`;
   let failures = 0;
+  let responses = 0;
+  const serverCpu0 = await cpuSecondsOf(pid);
+  const ownCpu0 = process.cpuUsage();
   const rps = await throughput(
     async () => {
       const res = await request(tokenURL, {
@@ -186,12 +191,30 @@ async function refreshThroughput(issuer, refreshToken) {
       });
       const json = await res.body.json();
       if (res.statusCode !== 200 || !isJWT(json.id_token) || !isJWT(json.access_token)) failures++;
+      responses++;
     },
     SECONDS,
     CONCURRENCY,
   );
+  const serverMs = ((await cpuSecondsOf(pid)) - serverCpu0) * 1000;
+  const own = process.cpuUsage(ownCpu0);
   await dispatcher.close();
-  return { rps, failures };
+  return {
+    rps,
+    failures,
+    serverCpuMs: serverMs / responses,
+    loadCpuMs: (own.user + own.system) / 1000 / responses,
+  };
+}
+
+/** CPU per response and the ceiling it implies on this machine's cores, as one line. */
+function cpuLine(name, r) {
+  const ceiling = (cores * 1000) / (r.serverCpuMs + r.loadCpuMs);
+  return (
+    `  ${name}: ${r.serverCpuMs.toFixed(2)} ms CPU per response in the server, ${r.loadCpuMs.toFixed(2)} ms in ` +
+    `this load generator; ${cores} cores shared by both allow at most ${ceiling.toFixed(0)} responses/s ` +
+    `(measured ${((r.rps / ceiling) * 100).toFixed(0)} % of that)`
+  );
 }
 
 const { version: oidcProviderVersion } = JSON.parse(
@@ -206,7 +229,7 @@ console.log(`baseline: ${sigs.toFixed(0)} RS256 signatures/s (node:crypto on the
 const server = await startLatchkey();
 let latchkey;
 try {
-  latchkey = await refreshThroughput(server.issuer, await latchkeyRefreshToken(server.issuer));
+  latchkey = await refreshThroughput(server.issuer, await latchkeyRefreshToken(server.issuer), server.pid);
   const ratio = (latchkey.rps * 2) / sigs;
   console.log(
     `latchkey refresh_token grant (web.workers: ${WORKERS}): ${latchkey.rps.toFixed(0)} responses/s ` +
@@ -215,21 +238,30 @@ try {
   console.log(
     `signature efficiency: ${(ratio * 100).toFixed(0)} % of the machine's RS256 signatures/s (target ≥ 60 %)`,
   );
+  console.log(cpuLine('Latchkey', latchkey));
 } finally {
   await server.stop();
 }
 const reference = await startOidcProvider();
 try {
-  const { rps, failures } = await refreshThroughput(reference.issuer, reference.refreshToken);
+  const peer = await refreshThroughput(reference.issuer, reference.refreshToken, reference.pid);
+  const { rps, failures } = peer;
   console.log(
     `node-oidc-provider refresh_token grant: ${rps.toFixed(0)} responses/s (${failures} failed), 2 signatures each ` +
       `(oidc-provider ${oidcProviderVersion}, in-memory storage: Latchkey's SQLite makes the comparison conservative)`,
+  );
+  console.log(cpuLine('node-oidc-provider', peer));
+  console.log(
+    `  one signature costs ${((cores * 1000) / sigs).toFixed(2)} ms CPU here (${cores} cores ÷ the baseline rate)`,
   );
   console.log(`Latchkey ÷ node-oidc-provider: ${(latchkey.rps / rps).toFixed(2)}× (target ≥ 1.2×)`);
 } finally {
   await reference.stop();
 }
 
-await memoryBench();
-await kubernetesBench({ seconds: SECONDS });
-await tableBench();
+// BENCH_ONLY=token stops here: the token endpoint against the peer, nothing else.
+if (process.env.BENCH_ONLY !== 'token') {
+  await memoryBench();
+  await kubernetesBench({ seconds: SECONDS });
+  await tableBench();
+}
