@@ -95,14 +95,17 @@ export function adminTls(kc) {
   };
 }
 
-/** The API server's own count of requests to Latchkey's resources (`verb resource` → count). */
-export async function apiRequestCounts(cp, dispatcher) {
+/**
+ * The API server's own count of requests to the resources of API group `group` (`verb resource` → count);
+ * by default Latchkey's.
+ */
+export async function apiRequestCounts(cp, dispatcher, group = 'latchkey.dev') {
   const res = await request(`${cp.apiURL}/metrics`, { dispatcher });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`GET /metrics: ${res.statusCode}`);
   const counts = {};
   for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{') || !line.includes('group="latchkey.dev"')) continue;
+    if (!line.startsWith('apiserver_request_total{') || !line.includes(`group="${group}"`)) continue;
     const verb = /verb="([A-Z]+)"/.exec(line)?.[1];
     const resource = /resource="([a-z0-9]+)"/.exec(line)?.[1];
     const key = `${verb} ${resource}`;

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { memoryBench } from './memory.mjs';
 import { kubernetesBench } from './kubernetes.mjs';
-import { tableBench } from './table.mjs';
+import { dexBench, tableBench } from './table.mjs';
 import { cpuSecondsOf, freePort, isJWT, stopChild } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,6 +33,11 @@ if (process.env.BENCH_ONLY === 'memory') {
 // BENCH_ONLY=table runs only the bench table (table.mjs: every grant × back end × workers, with the peer).
 if (process.env.BENCH_ONLY === 'table') {
   await tableBench();
+  process.exit(0);
+}
+// BENCH_ONLY=dex runs only Latchkey's Kubernetes refresh against the stand-in for Dex's (table.mjs dexBench).
+if (process.env.BENCH_ONLY === 'dex') {
+  await dexBench();
   process.exit(0);
 }
 // BENCH_ONLY=kubernetes runs only the Kubernetes back-end benchmark (kubernetes.mjs).

@@ -3,8 +3,11 @@
 // verb per operation next to DESIGN.md's budgets. Each cell is a short run (BENCH_TABLE_SECONDS, default
 // min(BENCH_SECONDS, 2) seconds) with BENCH_CONCURRENCY clients; each server runs alone. Prints one Markdown
 // table with the date and the machine, and writes it to test-results/bench-table.md.
+// Below the Kubernetes API-request table, one line sets Latchkey's Kubernetes refresh against a stand-in
+// replaying Dex's per-refresh API requests on the same control plane (dex-pattern.mjs).
 // Run with `npm run bench` (after the other measurements), `BENCH_ONLY=table npm run bench`, or
-// `node test/bench/table.mjs` after `npm run build`.
+// `node test/bench/table.mjs` after `npm run build`; `BENCH_ONLY=dex npm run bench` runs only that line's
+// three measurements (dexBench).
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -13,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { adminTls, apiRequestCounts, perOperation, startControlPlane } from './control-plane.mjs';
+import { dexRefreshPattern } from './dex-pattern.mjs';
 import { freePort, isJWT, stopChild } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,15 +35,18 @@ const MACHINE = basic('machine', 'machine-secret');
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const FORM = 'application/x-www-form-urlencoded';
 
-/** CONCURRENCY loops of `task` for SECONDS: completions/s and failures (the task returned false or threw). */
+/**
+ * CONCURRENCY loops of `task` for SECONDS: completions/s and failures (the task returned false or threw).
+ * The task gets its loop's index.
+ */
 async function throughput(task) {
   const deadline = performance.now() + SECONDS * 1000;
   let done = 0;
   let failures = 0;
-  const loop = async () => {
+  const loop = async (i) => {
     while (performance.now() < deadline) {
       try {
-        if ((await task()) === false) failures++;
+        if ((await task(i)) === false) failures++;
       } catch {
         failures++;
       }
@@ -47,7 +54,7 @@ async function throughput(task) {
     }
   };
   const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => loop(i)));
   return { rps: done / ((performance.now() - start) / 1000), failures };
 }
 
@@ -213,23 +220,33 @@ async function browserJourney(issuer, dispatcher, { submit = true } = {}) {
   return false;
 }
 
-/** The scenarios, as tasks against a running Latchkey; each task returns false on a wrong answer. */
-async function latchkeyTasks(issuer, dispatcher) {
-  const post = async (auth, form) => {
-    const res = await request(`${issuer}/token`, {
-      method: 'POST',
-      dispatcher,
-      headers: { authorization: auth, 'content-type': FORM },
-      body: form,
-    });
-    return { status: res.statusCode, json: await res.body.json() };
-  };
-  const first = await post(
+/** A POST to Latchkey's /token: status and JSON body. */
+async function postToken(issuer, dispatcher, auth, form) {
+  const res = await request(`${issuer}/token`, {
+    method: 'POST',
+    dispatcher,
+    headers: { authorization: auth, 'content-type': FORM },
+    body: form,
+  });
+  return { status: res.statusCode, json: await res.body.json() };
+}
+
+/** A refresh token for the bench user, from the password grant. */
+async function firstRefreshToken(issuer, dispatcher) {
+  const { json } = await postToken(
+    issuer,
+    dispatcher,
     BENCH,
     'grant_type=password&username=bench%40example.com&password=password&scope=openid%20offline_access',
   );
-  if (!first.json.refresh_token) throw new Error(`no refresh token: ${JSON.stringify(first.json)}`);
-  const refreshBody = `grant_type=refresh_token&refresh_token=${encodeURIComponent(first.json.refresh_token)}`;
+  if (!json.refresh_token) throw new Error(`no refresh token: ${JSON.stringify(json)}`);
+  return json.refresh_token;
+}
+
+/** The scenarios, as tasks against a running Latchkey; each task returns false on a wrong answer. */
+async function latchkeyTasks(issuer, dispatcher) {
+  const post = (auth, form) => postToken(issuer, dispatcher, auth, form);
+  const refreshBody = `grant_type=refresh_token&refresh_token=${encodeURIComponent(await firstRefreshToken(issuer, dispatcher))}`;
   const get = (path) => async () => {
     const res = await request(`${issuer}${path}`, { dispatcher });
     await res.body.arrayBuffer();
@@ -393,6 +410,124 @@ async function kubernetesCounts(cp, kc, issuer) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Kubernetes: Latchkey's refresh against the stand-in for Dex's (dex-pattern.mjs) on the same control plane.
+
+/** A namespace of its own on the control plane, as Latchkey's storage section. */
+async function kubernetesStorage(cp, name) {
+  const ns = `bench-table-${process.pid}-${name}`;
+  await cp.kubectl('create', 'namespace', ns);
+  return () =>
+    `  type: kubernetes\n  config:\n    kubeConfigFile: ${cp.kubeconfig}\n    namespace: ${ns}\n    crdHandling: ensure`;
+}
+
+/**
+ * Latchkey's refresh_token grant, one worker, on `storage`: with rotation off every client presents the same
+ * token (the table's row); with rotation on — Dex's default, and what the stand-in replays — each client
+ * holds its own token and presents the one its last response returned.
+ */
+async function latchkeyRefresh(storage, rotation) {
+  const server = await startLatchkey({ workers: 1, storage, rotation });
+  const dispatcher = new Agent({ connections: CONCURRENCY, pipelining: 1 });
+  try {
+    let task;
+    if (!rotation) task = (await latchkeyTasks(server.issuer, dispatcher)).refresh_token;
+    else {
+      const tokens = [];
+      for (let i = 0; i < CONCURRENCY; i++) tokens.push(await firstRefreshToken(server.issuer, dispatcher));
+      task = async (i) => {
+        const { status, json } = await postToken(
+          server.issuer,
+          dispatcher,
+          BENCH,
+          `grant_type=refresh_token&refresh_token=${encodeURIComponent(tokens[i])}`,
+        );
+        if (status !== 200 || !isJWT(json.id_token) || !isJWT(json.access_token) || !json.refresh_token)
+          return false;
+        tokens[i] = json.refresh_token;
+        return true;
+      };
+    }
+    for (let i = 0; i < CONCURRENCY; i++) await task(i); // warm: connections, JIT
+    return await throughput(task);
+  } finally {
+    await dispatcher.close();
+    await server.stop();
+  }
+}
+
+/**
+ * The Dex stand-in on the control plane `cp` before and after `latchkey()` (Latchkey's measurements, as
+ * `{ rotationOff?, rotationOn }`), its figure the mean of the two runs so that a change in what else the
+ * machine runs weighs on both sides alike; returns the line for the table.
+ */
+async function dexComparison(cp, kc, latchkey, { detail = false } = {}) {
+  const standIn = (run) =>
+    dexRefreshPattern({
+      cp,
+      kc,
+      namespace: `bench-table-${process.pid}-dex-${run}`,
+      concurrency: CONCURRENCY,
+      seconds: SECONDS,
+    });
+  const runs = [await standIn(1)];
+  const { rotationOff, rotationOn } = await latchkey();
+  runs.push(await standIn(2));
+  const mean = (f) => (f(runs[0]) + f(runs[1])) / 2;
+  const dex = {
+    rps: mean((r) => r.rps),
+    failures: runs[0].failures + runs[1].failures,
+    reads: mean((r) => r.readsPerRefresh),
+    writes: mean((r) => r.writesPerRefresh),
+    serverReads: mean((r) => r.apiServer.reads),
+    serverWrites: mean((r) => r.apiServer.writes),
+  };
+  if (detail)
+    for (const [i, r] of runs.entries())
+      console.log(
+        `stand-in run ${i + 1}: ${r.refreshes} refreshes in ${SECONDS} s, ${r.msPerRead.toFixed(1)} ms per ` +
+          `read, ${r.msPerWrite.toFixed(1)} ms per write, its process at ${r.cpuPercent.toFixed(0)} % of a ` +
+          `core; per refresh by the API server ${JSON.stringify(r.apiServer.detail)}`,
+      );
+  const vs = (r, what) =>
+    `${r.rps.toFixed(0)}/s ${what}${r.failures ? ` (${r.failures} failed)` : ''} = ${(r.rps / dex.rps).toFixed(2)}×`;
+  return (
+    `Refresh on the same control plane, Dex's request pattern (stand-in, test/bench/dex-pattern.mjs: ` +
+    `${dex.reads.toFixed(2)} reads + ${dex.writes.toFixed(2)} writes per refresh as it counts them, ` +
+    `${dex.serverReads.toFixed(2)} + ${dex.serverWrites.toFixed(2)} as the API server counts them, two RS256 ` +
+    `signatures; an upper bound for Dex): ${dex.rps.toFixed(0)} refreshes/s (${runs[0].rps.toFixed(0)} before ` +
+    `and ${runs[1].rps.toFixed(0)} after Latchkey's${dex.failures ? `; ${dex.failures} failed` : ''}); ` +
+    `Latchkey Kubernetes 1 worker ${rotationOff ? `${vs(rotationOff, 'rotation off')}, ` : ''}` +
+    `${vs(rotationOn, 'rotation on')} (target ≥ 3×); ${SECONDS} s each, ${CONCURRENCY} concurrent clients.`
+  );
+}
+
+/** `BENCH_ONLY=dex`: Latchkey's Kubernetes refresh, rotation off and on, between two runs of the Dex stand-in. */
+export async function dexBench() {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  console.log(
+    `Dex stand-in against Latchkey on Kubernetes: ${SECONDS}s each, ${CONCURRENCY} concurrent clients, ` +
+      `test control plane on loopback`,
+  );
+  const cp = await startControlPlane();
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfig);
+    const line = await dexComparison(
+      cp,
+      kc,
+      async () => ({
+        rotationOff: await latchkeyRefresh(await kubernetesStorage(cp, 'rotation-off'), false),
+        rotationOn: await latchkeyRefresh(await kubernetesStorage(cp, 'rotation-on'), true),
+      }),
+      { detail: true },
+    );
+    console.log(`\n${line}\n`);
+  } finally {
+    await cp.down();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // The table
 
 const ROWS = [
@@ -453,6 +588,7 @@ export async function tableBench() {
     for (const workers of [1, cores]) await measureColumn(label, workers, storage);
 
   let counts;
+  let dexLine;
   let k8sError;
   try {
     const { KubeConfig } = await import('@kubernetes/client-node');
@@ -460,12 +596,7 @@ export async function tableBench() {
     try {
       const kc = new KubeConfig();
       kc.loadFromFile(cp.kubeconfig);
-      const storage = async (name) => {
-        const ns = `bench-table-${process.pid}-${name}`;
-        await cp.kubectl('create', 'namespace', ns);
-        return () =>
-          `  type: kubernetes\n  config:\n    kubeConfigFile: ${cp.kubeconfig}\n    namespace: ${ns}\n    crdHandling: ensure`;
-      };
+      const storage = (name) => kubernetesStorage(cp, name);
       for (const workers of [1, cores]) await measureColumn('Kubernetes', workers, await storage(workers));
       const server = await startLatchkey({ workers: 1, storage: await storage('counts'), rotation: true });
       try {
@@ -474,6 +605,16 @@ export async function tableBench() {
         await server.stop();
       }
       console.log('  counted the Kubernetes API requests');
+      try {
+        dexLine = await dexComparison(cp, kc, async () => ({
+          rotationOff: columns.find((c) => c.label === 'Kubernetes, 1 worker')?.results.refresh_token,
+          rotationOn: await latchkeyRefresh(await storage('rotation-on'), true),
+        }));
+        console.log("  measured the stand-in for Dex's refresh");
+      } catch (e) {
+        dexLine = `Dex stand-in left out: ${e instanceof Error ? e.message : String(e)}`;
+        console.error(dexLine);
+      }
     } finally {
       await cp.down();
     }
@@ -540,6 +681,7 @@ export async function tableBench() {
           `${c.reads.toFixed(2)} | ${BUDGETS[name]} |`,
       );
     }
+    if (dexLine) lines.push('', dexLine);
   } else if (k8sError) {
     lines.push('', `Kubernetes left out: ${k8sError}`);
   }
