@@ -17,7 +17,10 @@ export function instrumentStorage(inner: Storage, metrics: Metrics): Storage {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'close') return value;
+      if (typeof value !== 'function') return value;
+      // Not timed, but still called on the back end itself: close() (and anything else a back end calls
+      // on `this`) must not see its own helper methods through this proxy, wrapped into promises.
+      if (typeof prop !== 'string' || prop === 'close') return (value as () => unknown).bind(target);
       return async (...args: unknown[]) => {
         const stop = metrics.storageOperations.startTimer({ operation: prop });
         try {
