@@ -120,7 +120,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       await runWorker(config, { logger: logger.child({ worker: process.pid }), overrides });
     } catch (e) {
       logger.error({ err: e }, 'worker failed to start');
-      return 1;
+      // Exit now (the log is written synchronously): the IPC channel to the primary would keep this
+      // process alive, and the primary waits for it to serve or to exit.
+      process.exit(1);
     }
     return new Promise<number>(() => {});
   }

@@ -56,10 +56,13 @@ export async function runPrimary(
   });
 
   const live = new Map<Worker, RpcClient>();
+  let serving = false;
   let stopping = false;
   let webUrls: string[] = [];
 
   const start = async (): Promise<void> => {
+    // A restart timer that fires once the primary stops (or failed to start) forks nothing.
+    if (stopping) return;
     const worker = cluster.fork();
     const startedAt = Date.now();
     serveRpc(worker, handlers);
@@ -82,12 +85,20 @@ export async function runPrimary(
       }),
     ]);
     webUrls = message.urls;
+    // The shared listener hands connections only to workers that listen: one is enough to serve.
+    serving = true;
   };
 
   const telemetryListeners: RunningListener[] = [];
   try {
-    await Promise.all(Array.from({ length: opts.workers }, () => start()));
-    const readiness = new Readiness(core.health);
+    // Telemetry first: a probe or a scrape that follows the first answer of a worker finds it listening.
+    // Not ready, though, until a worker serves.
+    const readiness = new Readiness({
+      status: () =>
+        serving
+          ? core.health.status()
+          : { ready: false, checkedAt: new Date().toISOString(), error: 'starting workers' },
+    });
     const telemetryAddr = opts.overrides?.telemetry ?? config.telemetry.http;
     let telemetryUrl: string | undefined;
     if (telemetryAddr) {
@@ -101,6 +112,7 @@ export async function runPrimary(
       telemetryListeners.push(t);
       telemetryUrl = t.url;
     }
+    await Promise.all(Array.from({ length: opts.workers }, () => start()));
     return {
       webUrls,
       ...(telemetryUrl ? { telemetryUrl } : {}),

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { StopWaiting, waitFor } from './wait.js';
 
@@ -77,4 +78,18 @@ export async function startServer(
     throw new Error(`${(e as Error).message}\n--- server output ---\n${out}`, { cause: e });
   }
   return handle;
+}
+
+/** The PIDs of a process's children (a primary's workers), sorted. */
+export async function childPids(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`);
+  const children = await Promise.all(
+    tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')),
+  );
+  return children
+    .join(' ')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
 }

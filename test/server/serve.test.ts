@@ -1,11 +1,13 @@
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { startServer, type ServerProcess } from '../helpers/cli.js';
+import { availableParallelism } from 'node:os';
+import { childPids, startServer, type ServerProcess } from '../helpers/cli.js';
 import { writeTestConfig, type TestServerConfig } from '../helpers/config.js';
 import { basicAuth, postForm } from '../helpers/flows.js';
 
 describe('latchkey serve', () => {
   let cfg: TestServerConfig;
   let server: ServerProcess | undefined;
+  let workers: number[] = [];
 
   beforeAll(async () => {
     cfg = await writeTestConfig({
@@ -24,6 +26,17 @@ describe('latchkey serve', () => {
   });
   afterAll(async () => {
     await server?.stop();
+  });
+
+  it('runs one worker per core by default, its telemetry answering as soon as the web does', async () => {
+    // Right after the first answer of the web listener (startServer waited for it): probes find the
+    // primary's telemetry listening and ready.
+    const ready = await fetch(`http://127.0.0.1:${cfg.telemetryPort}/healthz/ready`);
+    expect(ready.status).toBe(200);
+    const cores = availableParallelism();
+    workers = await childPids(server!.child.pid!);
+    // One core: a single process (no primary); more: a primary and a worker per core.
+    expect(workers).toHaveLength(cores === 1 ? 0 : cores);
   });
 
   it('serves discovery with the configured issuer and endpoints under the issuer path', async () => {
@@ -111,9 +124,10 @@ describe('latchkey serve', () => {
     expect(server!.output()).not.toContain('super-secret-code');
   });
 
-  it('shuts down gracefully on SIGTERM with exit code 0', async () => {
+  it('shuts down gracefully on SIGTERM with exit code 0, its workers first', async () => {
     const code = await server!.stop();
     server = undefined;
     expect(code).toBe(0);
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
   });
 });
