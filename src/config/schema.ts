@@ -235,7 +235,7 @@ export const webShape = {
     .optional()
     .describe(
       'Latchkey: worker processes serving requests, sharing the listeners. Default "auto": one per core ' +
-        '(the cgroup CPU quota counts), fewer when the memory limit cannot hold 128 MiB for each worker and ' +
+        '(the cgroup CPU quota counts), fewer when the memory limit cannot hold 160 MiB for each worker and ' +
         'the primary. The storage, limits and background work stay in one primary process, so N workers ' +
         'cost the storage what one replica does. 1 = one process, no primary.',
     ),

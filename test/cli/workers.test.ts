@@ -33,13 +33,15 @@ describe('the number of workers', () => {
   });
 
   it('under a memory limit, keeps a budget for every worker and the primary', () => {
-    // 384 MiB (the chart's limit) = 3 budgets: a primary and 2 workers.
-    expect(autoWorkerCount({ cores: 8, memoryLimit: 384 * MiB })).toBe(2);
+    // 512 MiB = 3.2 budgets: a primary and 2 workers; the chart's 384 MiB = 2.4: one process.
+    expect(autoWorkerCount({ cores: 8, memoryLimit: 512 * MiB })).toBe(2);
+    expect(autoWorkerCount({ cores: 8, memoryLimit: 384 * MiB })).toBe(1);
     expect(autoWorkerCount({ cores: 8, memoryLimit: 3 * WORKER_MEMORY_BUDGET - 1 })).toBe(1);
     // Two budgets are not enough for two processes plus a primary: one process, no primary.
     expect(autoWorkerCount({ cores: 8, memoryLimit: 2 * WORKER_MEMORY_BUDGET })).toBe(1);
     expect(autoWorkerCount({ cores: 8, memoryLimit: 64 * MiB })).toBe(1);
     expect(autoWorkerCount({ cores: 4, memoryLimit: 4 * 1024 * MiB })).toBe(4);
+    expect(autoWorkerCount({ cores: 8, memoryLimit: 1024 * MiB })).toBe(5);
     expect(autoWorkerCount({ cores: 0, memoryLimit: undefined })).toBe(1);
   });
 });
