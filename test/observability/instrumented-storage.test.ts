@@ -19,7 +19,7 @@ class ClosingStorage extends MemoryStorage {
 async function count(metrics: Metrics, operation: string, outcome: string): Promise<number> {
   const json = await metrics.registry.getMetricsAsJSON();
   const m = json.find((x) => x.name === 'latchkey_storage_operation_duration_seconds');
-  const v = m?.values.find(
+  const v = (m?.values as { metricName?: string; labels: Record<string, unknown>; value: number }[]).find(
     (x) =>
       x.metricName === 'latchkey_storage_operation_duration_seconds_count' &&
       x.labels.operation === operation &&

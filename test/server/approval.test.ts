@@ -59,7 +59,8 @@ function holdFirstWritesUntilBoth(methods: string[]): () => void {
   let waiting = 0;
   let releaseBoth!: () => void;
   const both = new Promise<void>((resolve) => (releaseBoth = resolve));
-  const originals = methods.map((m) => [m, storage[m]!] as const);
+  // Bound: the storage's methods use `this` (the static overlay over the real back end does).
+  const originals = methods.map((m) => [m, storage[m]!.bind(storage)] as const);
   for (const [m, original] of originals) {
     storage[m] = async (...args: unknown[]) => {
       if (waiting < 2 && ++waiting === 2) releaseBoth();
@@ -68,7 +69,7 @@ function holdFirstWritesUntilBoth(methods: string[]): () => void {
     };
   }
   return () => {
-    for (const [m, original] of originals) storage[m] = original;
+    for (const [m] of originals) delete storage[m];
   };
 }
 

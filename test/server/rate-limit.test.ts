@@ -1,4 +1,5 @@
 import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { encodeRefreshToken } from '../../src/tokens/refresh-token-wire.js';
 import { startInProcess, type InProcessServer } from '../helpers/in-process.js';
 
 // The token bucket in front of /token and /device (issue 13 §3): per client address when the address is the
@@ -83,15 +84,21 @@ describe('the request rate limit', () => {
   });
 
   it('costs no storage call for a refused request', async () => {
+    // Well-formed (an ID of 25 base32 letters), so that an admitted request looks it up; the client itself
+    // is the config's, answered without storage.
+    const unknownRefresh = {
+      grant_type: 'refresh_token',
+      refresh_token: encodeRefreshToken('nosuchtokenaaaaaaaaaaaaaa', 'nosuchsecretaaaaaaaaaaaaa'),
+    };
     const before = await requestStorageCalls();
-    // The instrument works: an admitted request authenticates its client through storage.
-    expect((await token('203.0.113.20', madeUpRefresh)).status).toBe(400);
+    // The instrument works: an admitted request looks its refresh token up in storage.
+    expect((await token('203.0.113.20', unknownRefresh)).status).toBe(400);
     const afterAdmitted = await requestStorageCalls();
     expect(afterAdmitted).toBeGreaterThan(before);
-    await token('203.0.113.20', madeUpRefresh);
-    await token('203.0.113.20', madeUpRefresh);
+    await token('203.0.113.20', unknownRefresh);
+    await token('203.0.113.20', unknownRefresh);
     const drained = await requestStorageCalls();
-    expect((await token('203.0.113.20', madeUpRefresh)).status).toBe(429);
+    expect((await token('203.0.113.20', unknownRefresh)).status).toBe(429);
     expect(await requestStorageCalls()).toBe(drained);
   });
 
