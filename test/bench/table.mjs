@@ -220,7 +220,7 @@ async function browserJourney(issuer, dispatcher, { submit = true } = {}) {
   return false;
 }
 
-/** A POST to Latchkey's /token: status and JSON body. */
+/** A POST to a server's /token (Latchkey's or the peer's): status and JSON body. */
 async function postToken(issuer, dispatcher, auth, form) {
   const res = await request(`${issuer}/token`, {
     method: 'POST',
@@ -320,15 +320,7 @@ async function measurePeer() {
         resolve(JSON.parse(line));
       });
     });
-    const post = async (auth, form) => {
-      const res = await request(`${issuer}/token`, {
-        method: 'POST',
-        dispatcher,
-        headers: { authorization: auth, 'content-type': FORM },
-        body: form,
-      });
-      return { status: res.statusCode, json: await res.body.json() };
-    };
+    const post = (auth, form) => postToken(issuer, dispatcher, auth, form);
     const get = (path) => async () => {
       const res = await request(`${issuer}${path}`, { dispatcher });
       await res.body.arrayBuffer();
