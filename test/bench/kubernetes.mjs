@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import { adminTls, apiRequestCounts, perOperation, startControlPlane } from './control-plane.mjs';
-import { freePort, stopChild } from './processes.mjs';
+import { freePort, stopChild, waitForDiscovery } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const USERS = 8;
@@ -125,16 +125,7 @@ staticClients:
   const child = spawn(process.execPath, [join(ROOT, 'bin/latchkey.js'), 'serve', join(dir, 'config.yaml')], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('latchkey did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForDiscovery(child, issuer);
   return {
     issuer,
     stop: async () => {

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { kubeletEnv, manifestContainer, parseQuantity } from '../helpers/pod-env.ts';
-import { freePort, rssOf } from './processes.mjs';
+import { freePort, rssOf, waitForDiscovery } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/latchkey.js');
@@ -118,17 +118,7 @@ staticClients:
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (child.exitCode !== null) throw new Error(`latchkey serve exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('latchkey serve did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForDiscovery(child, issuer, { timeoutMs: 30_000, pollMs: 50 });
   return {
     issuer,
     pid: child.pid,

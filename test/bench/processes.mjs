@@ -1,6 +1,10 @@
-// Small helpers every benchmark script uses to run servers it measures: a free loopback port, a clean stop
-// of a child process, and its memory and CPU time as /proc reports them.
+// Small helpers every benchmark script uses to run servers it measures: a free loopback port, waiting for a
+// server to serve, the peer (node-oidc-provider) as a child, a clean stop of a child process, and its memory
+// and CPU time as /proc reports them.
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 
 /** A port free on 127.0.0.1 right now. */
@@ -11,6 +15,28 @@ export const freePort = () =>
       s.close(() => resolve(port));
     });
   });
+
+/**
+ * Polls `issuer`'s discovery document until it answers 200 (the server started by `child` serves), every
+ * `pollMs`; fails once the child has exited or after `timeoutMs`.
+ */
+export async function waitForDiscovery(
+  child,
+  issuer,
+  { what = 'latchkey serve', timeoutMs = 60_000, pollMs = 100 } = {},
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${what} did not start`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
 
 /** SIGTERM, resolved once the child has exited, so the next server is measured alone. */
 export const stopChild = (child) =>
@@ -55,3 +81,28 @@ export async function cpuSecondsOf(pid) {
 }
 
 export const isJWT = (token) => typeof token === 'string' && token.split('.').length === 3;
+
+/**
+ * node-oidc-provider as a child process; it prints `{"issuer", "refreshToken"}` on one stdout line once
+ * listening (its refresh token comes from its own Grant/RefreshToken models, see oidc-provider-server.mjs).
+ */
+export async function startOidcProvider() {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('oidc-provider-server.mjs', import.meta.url)), String(await freePort())],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // Its stderr, minus the start-up warning about the in-memory adapter (reported in our own output).
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    if (!line.includes('development-only in-memory adapter')) console.error(line);
+  });
+  const started = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('node-oidc-provider did not start')), 30_000);
+    child.once('exit', (code) => reject(new Error(`node-oidc-provider exited (${code})`)));
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line));
+    });
+  });
+  return { ...started, pid: child.pid, stop: () => stopChild(child) };
+}

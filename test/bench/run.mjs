@@ -12,12 +12,18 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { memoryBench } from './memory.mjs';
 import { kubernetesBench } from './kubernetes.mjs';
 import { dexBench, tableBench } from './table.mjs';
-import { cpuSecondsOf, freePort, isJWT, stopChild } from './processes.mjs';
+import {
+  cpuSecondsOf,
+  freePort,
+  isJWT,
+  startOidcProvider,
+  stopChild,
+  waitForDiscovery,
+} from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -120,16 +126,7 @@ staticClients:
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error('latchkey did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForDiscovery(child, issuer, { timeoutMs: 30_000 });
   return { issuer, pid: child.pid, stop: () => stopChild(child) };
 }
 
@@ -145,31 +142,6 @@ async function latchkeyRefreshToken(issuer) {
   const { refresh_token: refreshToken } = await first.json();
   if (!refreshToken) throw new Error('no refresh token');
   return refreshToken;
-}
-
-/**
- * node-oidc-provider as a child process; it prints `{"issuer", "refreshToken"}` on one stdout line once
- * listening (its refresh token comes from its own Grant/RefreshToken models, see oidc-provider-server.mjs).
- */
-async function startOidcProvider() {
-  const child = spawn(
-    process.execPath,
-    [fileURLToPath(new URL('oidc-provider-server.mjs', import.meta.url)), String(await freePort())],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  // Its stderr, minus the start-up warning about the in-memory adapter (reported in our own output).
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    if (!line.includes('development-only in-memory adapter')) console.error(line);
-  });
-  const started = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('node-oidc-provider did not start')), 30_000);
-    child.once('exit', (code) => reject(new Error(`node-oidc-provider exited (${code})`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      clearTimeout(timer);
-      resolve(JSON.parse(line));
-    });
-  });
-  return { ...started, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /**

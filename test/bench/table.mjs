@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { adminTls, apiRequestCounts, perOperation, startControlPlane } from './control-plane.mjs';
 import { dexRefreshPattern } from './dex-pattern.mjs';
-import { freePort, isJWT, stopChild } from './processes.mjs';
+import { freePort, isJWT, startOidcProvider, stopChild, waitForDiscovery } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECONDS = Number(
@@ -120,16 +120,7 @@ async function startLatchkey({ workers, storage, rotation = false }) {
     if (!line.includes('mockCallback logs anyone in') && !line.includes('per-address limits'))
       console.error(line);
   });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('latchkey did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForDiscovery(child, issuer);
   return {
     issuer,
     stop: async () => {
@@ -302,24 +293,10 @@ async function measureLatchkey(server) {
 // node-oidc-provider (oidc-provider-server.mjs): refresh_token, client_credentials, discovery, JWKS.
 
 async function measurePeer() {
-  const child = spawn(
-    process.execPath,
-    [fileURLToPath(new URL('oidc-provider-server.mjs', import.meta.url)), String(await freePort())],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    if (!line.includes('development-only in-memory adapter')) console.error(line);
-  });
+  const peer = await startOidcProvider();
+  const { issuer, refreshToken } = peer;
   const dispatcher = new Agent({ connections: CONCURRENCY, pipelining: 1 });
   try {
-    const { issuer, refreshToken } = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('node-oidc-provider did not start')), 30_000);
-      child.once('exit', (code) => reject(new Error(`node-oidc-provider exited (${code})`)));
-      createInterface({ input: child.stdout }).once('line', (line) => {
-        clearTimeout(timer);
-        resolve(JSON.parse(line));
-      });
-    });
     const post = (auth, form) => postToken(issuer, dispatcher, auth, form);
     const get = (path) => async () => {
       const res = await request(`${issuer}${path}`, { dispatcher });
@@ -349,7 +326,7 @@ async function measurePeer() {
     return out;
   } finally {
     await dispatcher.close();
-    await stopChild(child);
+    await peer.stop();
   }
 }
 
